@@ -1,0 +1,3 @@
+"""cartoon_cam: real-time anime / cartoon webcam."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Frames, sources, pipeline and stats (no Qt)."""

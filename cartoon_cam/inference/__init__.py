@@ -1,0 +1,1 @@
+"""Style models, inference backends and the style catalog (no Qt)."""

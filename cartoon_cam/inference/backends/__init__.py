@@ -1,0 +1,101 @@
+"""Inference backends behind one interface (see :mod:`.base`) and the factory that picks one.
+
+``create_backend(style, backend="auto", device="auto")``:
+
+* ``classic`` styles always run on :class:`ClassicBackend` (OpenCV, CPU);
+* ONNX styles run on :class:`OnnxBackend`;
+* torch-architecture styles: ``torch`` → :class:`TorchBackend`, ``onnx`` → :class:`OnnxBackend`
+  (exported once and cached), ``auto`` → PyTorch fp16 when CUDA is available, else ONNX Runtime with
+  a GPU provider when one is installed, else ONNX Runtime on the CPU (measured faster than PyTorch
+  CPU on every built-in architecture, see docs/PERFORMANCE.md), else PyTorch CPU.
+
+Torch is imported only when a torch path is used, so ONNX-only builds start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ...errors import BackendError
+from ..style import StyleFile
+from .base import Backend, SizePlan, check_frame, plan_size
+from .classic import ClassicBackend
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "onnx", "classic")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _torch_cuda() -> bool:
+    try:
+        from .torch_backend import cuda_available
+    except ImportError:
+        return False
+    return cuda_available()
+
+
+def _ort_gpu() -> bool:
+    try:
+        from .onnx_backend import GPU_PROVIDERS, available_providers
+
+        return any(p in GPU_PROVIDERS for p in available_providers())
+    except ImportError:
+        return False
+
+
+def create_backend(style: StyleFile | str | Path, backend: str = "auto", device: str = "auto",
+                   size: int | None = None, warmup: bool = False) -> Backend:
+    """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path)."""
+    if not isinstance(style, StyleFile):
+        from ..catalog import load_style
+
+        style = load_style(style)
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    arch = style.manifest.arch
+    errors: list[str] = []
+
+    def attempt(kind: str) -> Backend | None:
+        try:
+            if kind == "classic":
+                return ClassicBackend(style.manifest, size=size)
+            if kind == "onnx":
+                from .onnx_backend import OnnxBackend
+
+                return OnnxBackend(style, device=device, size=size)
+            from .torch_backend import TorchBackend
+
+            return TorchBackend(style, device=device, size=size)
+        except BackendError as e:
+            errors.append(f"{kind}: {e}")
+            return None
+
+    if arch == "classic":
+        order = ["classic"]
+    elif arch == "onnx" or style.tensors is None:
+        if backend == "torch":
+            raise BackendError(f"style {style.id!r} is an ONNX model: use --backend onnx or auto")
+        order = ["onnx"]
+    elif backend in ("torch", "onnx"):
+        order = [backend]
+    elif device.startswith("cuda") or (device == "auto" and _torch_cuda()):
+        order = ["torch", "onnx"]
+    elif device == "auto" and _ort_gpu():
+        order = ["onnx", "torch"]
+    else:
+        order = ["onnx", "torch"]
+    if backend == "classic" and arch != "classic":
+        raise BackendError(f"style {style.id!r} is a neural style: the classic backend only runs 'classic'")
+    for kind in order:
+        b = attempt(kind)
+        if b is not None:
+            if warmup:
+                b.warmup()
+            return b
+    raise BackendError(f"no backend can run style {style.id!r}: " + "; ".join(errors))
+
+
+__all__ = ["BACKENDS", "DEVICES", "Backend", "ClassicBackend", "SizePlan", "check_frame",
+           "create_backend", "plan_size"]

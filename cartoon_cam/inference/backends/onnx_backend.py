@@ -1,0 +1,240 @@
+"""ONNX Runtime backend.
+
+Execution providers are tried in the order TensorRT (fp16) → CUDA → DirectML → CoreML → CPU,
+limited to what the installed onnxruntime build offers and what ``device`` allows; the provider
+really granted is reported as ``device`` (ONNX Runtime silently falls back to CPU when a GPU
+provider fails to initialise, so we read ``session.get_providers()`` after creation).
+
+Two kinds of model run here:
+
+* *fused* models exported from our torch architectures: uint8 ``(1, H, W, 3)`` RGB in and out, with
+  normalisation, colour swap and quantisation inside the graph;
+* third-party float models (AnimeGANv3, White-box, ...): pre/post-processing is done here with
+  vectorised numpy on reused buffers, following the style manifest's layout / colour / range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import BackendError, StyleError
+from ..style import StyleFile, StyleManifest, atomic_write_bytes
+from .base import Backend
+
+log = logging.getLogger(__name__)
+
+GPU_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "DmlExecutionProvider",
+    "CoreMLExecutionProvider",
+)
+PROVIDER_ORDER = (*GPU_PROVIDERS, "CPUExecutionProvider")
+SHORT_NAMES = {
+    "TensorrtExecutionProvider": "tensorrt",
+    "CUDAExecutionProvider": "cuda",
+    "DmlExecutionProvider": "directml",
+    "CoreMLExecutionProvider": "coreml",
+    "CPUExecutionProvider": "cpu",
+}
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def providers_for(device: str) -> list[str]:
+    """Providers to try, in order, for ``device`` (``auto`` | ``cpu`` | ``cuda`` | a provider name)."""
+    avail = set(available_providers())
+    if device == "cpu":
+        wanted: tuple[str, ...] = ("CPUExecutionProvider",)
+    elif device == "auto":
+        wanted = PROVIDER_ORDER
+    elif device.startswith("cuda"):
+        wanted = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+    elif device in PROVIDER_ORDER:
+        wanted = (device,)
+    else:
+        by_short = {v: k for k, v in SHORT_NAMES.items()}
+        if device not in by_short:
+            raise BackendError(f"unknown device {device!r} (use auto, cpu, cuda, {', '.join(by_short)})")
+        wanted = (by_short[device],)
+    chosen = [p for p in wanted if p in avail]
+    if not chosen:
+        raise BackendError(
+            f"ONNX Runtime offers no provider for device {device!r} (installed: {', '.join(sorted(avail))}); "
+            "for NVIDIA GPUs install the gpu extra: pip uninstall onnxruntime && pip install 'cartoon-cam[gpu]'"
+        )
+    return chosen
+
+
+def _provider_options(provider: str, cache_dir: Path | None) -> dict[str, object]:
+    if provider == "TensorrtExecutionProvider":
+        opts: dict[str, object] = {"trt_fp16_enable": True}
+        if cache_dir is not None:
+            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir / "trt"))
+        return opts
+    if provider == "CUDAExecutionProvider":
+        return {"cudnn_conv_algo_search": "EXHAUSTIVE"}
+    return {}
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_fused_onnx(style: StyleFile, *, fp16: bool = False, opset: int = 17) -> bytes:
+    """Export a torch-architecture style to ONNX with uint8 NHWC RGB in/out and dynamic H, W."""
+    import torch
+
+    from .torch_backend import Uint8Wrapper, build_torch_model
+
+    net = build_torch_model(style)
+    if fp16:
+        net = net.half()
+    wrapper = Uint8Wrapper(net, style.manifest).eval()
+    m = max(8, style.manifest.size_multiple)
+    dummy = torch.zeros(1, 4 * m, 6 * m, 3, dtype=torch.uint8)
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper, (dummy,), buf, input_names=["image"], output_names=["cartoon"],
+            dynamic_axes={"image": {1: "height", 2: "width"}, "cartoon": {1: "height", 2: "width"}},
+            opset_version=opset, do_constant_folding=True, dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def _cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("cartoon_cam", appauthor=False)) / "onnx"
+
+
+def cached_fused_onnx(style: StyleFile, *, fp16: bool = False) -> bytes:
+    """:func:`export_fused_onnx`, cached on disk by the weights' sha256 (export takes seconds)."""
+    key = style.manifest.sha256 or hashlib.sha256(style.manifest.to_json().encode()).hexdigest()
+    path = _cache_dir() / f"{style.manifest.arch}-{key[:24]}-{'fp16' if fp16 else 'fp32'}.onnx"
+    if path.is_file():
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+    data = export_fused_onnx(style, fp16=fp16)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:  # a read-only cache is not fatal
+        log.warning("cannot cache exported ONNX model at %s: %s", path, e)
+    return data
+
+
+def is_fused(session: object) -> bool:
+    inp = session.get_inputs()[0]  # type: ignore[attr-defined]
+    return inp.type == "tensor(uint8)"
+
+
+# --------------------------------------------------------------------------- backend
+
+
+class OnnxBackend(Backend):
+    """Runs an ONNX model (a style's own, or one exported from a torch architecture)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, style: StyleFile, device: str = "auto", size: int | None = None,
+                 threads: int | None = None) -> None:
+        super().__init__(style.manifest, size)
+        import onnxruntime as ort
+
+        providers = providers_for(device)
+        gpu = any(p in GPU_PROVIDERS for p in providers)
+        if style.onnx_bytes is not None:
+            model = style.onnx_bytes
+        elif style.tensors is not None:
+            # fp16 only where a GPU provider will run it; fp32 on the CPU (fp16 is slow there).
+            model = cached_fused_onnx(style, fp16=gpu and "CPUExecutionProvider" not in providers[:1])
+        else:
+            raise StyleError(f"style {style.id!r} has no model to run in ONNX Runtime")
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        if threads:
+            so.intra_op_num_threads = threads
+        cache = _cache_dir()
+        try:
+            self._sess = ort.InferenceSession(
+                model, sess_options=so,
+                providers=[(p, _provider_options(p, cache)) for p in providers],
+            )
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise StyleError(f"style {style.id!r}: ONNX Runtime cannot load the model ({first})") from None
+        granted = self._sess.get_providers()
+        self.device = granted[0]
+        if gpu and granted[0] not in GPU_PROVIDERS and device != "auto":
+            log.warning("asked for %s but ONNX Runtime granted %s", providers[0], granted[0])
+        inp = self._sess.get_inputs()[0]
+        self._in_name = inp.name
+        self._out_name = self._sess.get_outputs()[0].name
+        self._fused = inp.type == "tensor(uint8)"
+        self._in_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+        self.precision = "fp16" if (self._in_dtype == np.float16 or
+                                    (self._fused and granted[0] == "TensorrtExecutionProvider")) else "fp32"
+        if self._fused and style.onnx_bytes is None and gpu and granted[0] in GPU_PROVIDERS:
+            self.precision = "fp16"
+        self._buf: np.ndarray | None = None
+
+    def _infer(self, rgb: np.ndarray) -> np.ndarray:
+        if self._fused:
+            return self._sess.run([self._out_name], {self._in_name: rgb[None]})[0][0]
+        x = self._preprocess(rgb)
+        y = self._sess.run([self._out_name], {self._in_name: x})[0]
+        return self._postprocess(y)
+
+    def _preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 RGB HxWx3 → float 1xCxHxW or 1xHxWxC in the model's colour order and range."""
+        m = self.manifest
+        lo, hi = m.value_range
+        src = rgb[..., ::-1] if m.color == "BGR" else rgb
+        h, w = rgb.shape[:2]
+        shape = (1, 3, h, w) if m.layout == "NCHW" else (1, h, w, 3)
+        if self._buf is None or self._buf.shape != shape or self._buf.dtype != self._in_dtype:
+            self._buf = np.empty(shape, self._in_dtype)
+        buf = self._buf
+        np.copyto(buf[0], src.transpose(2, 0, 1) if m.layout == "NCHW" else src, casting="unsafe")
+        buf *= (hi - lo) / 255.0
+        buf += lo
+        return buf
+
+    def _postprocess(self, y: np.ndarray) -> np.ndarray:
+        m = self.manifest
+        lo, hi = m.value_range
+        y = y[0]
+        if m.layout == "NCHW":
+            y = y.transpose(1, 2, 0)
+        if m.color == "BGR":
+            y = y[..., ::-1]
+        out = (y.astype(np.float32, copy=False) - lo) * (255.0 / (hi - lo))
+        np.clip(out, 0.0, 255.0, out=out)
+        np.rint(out, out=out)
+        return np.ascontiguousarray(out.astype(np.uint8))
+
+    def _release(self) -> None:
+        self._sess = None  # type: ignore[assignment]
+        self._buf = None
+
+
+def describe_providers() -> str:
+    return ", ".join(SHORT_NAMES.get(p, p) for p in available_providers())
+
+
+__all__ = ["OnnxBackend", "StyleManifest", "available_providers", "cached_fused_onnx",
+           "describe_providers", "export_fused_onnx", "providers_for"]

@@ -1,0 +1,142 @@
+"""PyTorch backend: CPU float32, CUDA float16 (channels_last, cudnn benchmark, fp32 fallback)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ...errors import BackendError, StyleError
+from ..registry import arch_info, create_model
+from ..style import StyleFile, StyleManifest
+from .base import Backend
+
+log = logging.getLogger(__name__)
+
+
+def build_torch_model(style: StyleFile) -> nn.Module:
+    """The style's network with its weights, float32, eval mode, on the CPU."""
+    m = style.manifest
+    try:
+        arch_info(m.arch)
+    except KeyError as e:
+        raise StyleError(f"style {m.id!r}: {e.args[0]}") from None
+    if style.tensors is None:
+        raise StyleError(f"style {m.id!r} has no weights")
+    model = create_model(m.arch, **m.arch_config)
+    sd = {k: torch.from_numpy(np.asarray(v, dtype=np.float32) if np.issubdtype(v.dtype, np.floating) else v)
+          for k, v in style.tensors.items()}
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise StyleError(f"style {m.id!r}: weights do not fit architecture {m.arch!r} ({first})") from None
+    return model.eval()
+
+
+class Uint8Wrapper(nn.Module):
+    """Fuses pre/post-processing around a network.
+
+    In: uint8 ``(1, H, W, 3)`` RGB. Out: uint8 ``(1, H, W, 3)`` RGB. The inner network sees
+    NCHW float in the style's colour order and value range. Used for ONNX export (one graph, no
+    per-pixel Python) and by :class:`TorchBackend`.
+    """
+
+    def __init__(self, net: nn.Module, manifest: StyleManifest) -> None:
+        super().__init__()
+        self.net = net
+        lo, hi = manifest.value_range
+        self.lo, self.scale = float(lo), float(hi - lo) / 255.0
+        self.bgr = manifest.color == "BGR"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.net.parameters()).dtype
+        x = x.permute(0, 3, 1, 2).to(dtype) * self.scale + self.lo
+        if self.bgr:
+            x = x.flip(1)
+        y = self.net(x)
+        if self.bgr:
+            y = y.flip(1)
+        y = ((y.float() - self.lo) / self.scale).clamp(0.0, 255.0).round()
+        return y.to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def cuda_available() -> bool:
+    try:
+        return torch.cuda.is_available()
+    except Exception:  # broken driver installs raise instead of returning False
+        return False
+
+
+class TorchBackend(Backend):
+    """Runs a registered torch architecture. ``device``: ``auto`` | ``cpu`` | ``cuda[:N]``."""
+
+    name = "torch"
+
+    def __init__(self, style: StyleFile, device: str = "auto", size: int | None = None,
+                 fp16: bool | None = None) -> None:
+        super().__init__(style.manifest, size)
+        if device == "auto":
+            device = "cuda" if cuda_available() else "cpu"
+        if device.startswith("cuda") and not cuda_available():
+            raise BackendError("CUDA was requested but PyTorch sees no CUDA device")
+        dev = torch.device(device)
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
+        self._dev = dev
+        self.device = str(dev)
+        use_fp16 = (dev.type == "cuda") if fp16 is None else fp16
+        net = build_torch_model(style).to(dev)
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            net = net.to(memory_format=torch.channels_last)
+        if use_fp16:
+            net = net.half()
+        self.precision = "fp16" if use_fp16 else "fp32"
+        self._net = net
+        self._wrap = Uint8Wrapper(net, self.manifest).eval()
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._dev.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self._wrap(x)
+
+    @torch.inference_mode()
+    def _infer(self, rgb: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(rgb).unsqueeze(0)
+        if self._dev.type == "cuda":
+            x = x.pin_memory().to(self._dev, non_blocking=True)
+        if self.precision == "fp16":
+            # Check the float output for NaN/Inf before quantising; fall back to fp32 for good.
+            dtype = torch.float16
+            xf = x.permute(0, 3, 1, 2).to(dtype) * self._wrap.scale + self._wrap.lo
+            if self._wrap.bgr:
+                xf = xf.flip(1)
+            if self._dev.type == "cuda":
+                xf = xf.contiguous(memory_format=torch.channels_last)
+            yf = self._net(xf)
+            if not bool(torch.isfinite(yf).all()):
+                log.warning("style %s: fp16 produced NaN/Inf, falling back to fp32", self.style_id)
+                self._net.float()
+                self.precision = "fp32"
+                return self._infer(rgb)
+            if self._wrap.bgr:
+                yf = yf.flip(1)
+            y = ((yf.float() - self._wrap.lo) / self._wrap.scale).clamp(0.0, 255.0).round()
+            y = y.to(torch.uint8).permute(0, 2, 3, 1)
+        else:
+            y = self._forward(x)
+        return np.ascontiguousarray(y[0].cpu().numpy())
+
+    def _release(self) -> None:
+        self._net = None  # type: ignore[assignment]
+        self._wrap = None  # type: ignore[assignment]
+        if self._dev.type == "cuda":
+            torch.cuda.empty_cache()
+
+    @property
+    def net(self) -> Any:
+        return self._net

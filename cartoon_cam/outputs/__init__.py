@@ -1,0 +1,1 @@
+"""Snapshots, recording and the virtual camera (no Qt)."""
