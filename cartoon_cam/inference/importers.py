@@ -149,7 +149,8 @@ def import_torch_weights(path: Path, opts: ImportOptions) -> StyleFile:
         info = arch_info(arch)
     except KeyError as e:
         raise StyleError(str(e.args[0])) from None
-    tensors = {k: (v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v) for k, v in tensors.items()}
+    # Keep the stored precision (fp16 files stay fp16 on disk); loaders cast to float32.
+    tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     fam = {"animeganv2": ("AnimeGANv2 (Chen et al.); PyTorch port by bryandlee", 512),
            "cartoongan": ("CartoonGAN (Chen, Lai, Liu, CVPR 2018)", 512),
            "lite": ("cartoon_cam lite student", 640)}[arch]

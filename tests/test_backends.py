@@ -1,0 +1,111 @@
+"""Every backend honours the one interface; the factory picks and reports honestly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cartoon_cam.errors import BackendError
+from cartoon_cam.inference.backends import create_backend
+from cartoon_cam.inference.backends.onnx_backend import providers_for
+from cartoon_cam.inference.backends.torch_backend import TorchBackend
+from cartoon_cam.inference.catalog import load_style, probe_frame
+from cartoon_cam.inference.registry import arch_info, create_model, list_archs
+from cartoon_cam.inference.style import StyleFile, StyleManifest, read_style, write_torch_style
+
+
+def arch_style(tmp_path: Path, arch: str, scale: float = 1.0) -> StyleFile:
+    torch.manual_seed(1)
+    net = create_model(arch)
+    sd = {k: v * scale if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    info = arch_info(arch)
+    m = StyleManifest(id=f"t_{arch}", name=arch, arch=arch, color=info.color, size_multiple=info.size_multiple)
+    return read_style(write_torch_style(tmp_path / f"{arch}.safetensors", sd, m))
+
+
+@pytest.mark.parametrize("arch", list_archs())
+def test_registered_arch_maps_image_to_image(arch: str) -> None:
+    net = create_model(arch)
+    m = arch_info(arch).size_multiple
+    x = torch.rand(1, 3, 6 * m, 10 * m) * 2 - 1
+    with torch.inference_mode():
+        y = net(x)
+    assert y.shape == x.shape and float(y.abs().max()) <= 1.0
+
+
+def test_animeganv2_size_matches_paper() -> None:
+    n = sum(p.numel() for p in create_model("animeganv2").parameters())
+    assert 2.1e6 < n < 2.2e6  # 2.14 M parameters, 8.6 MB in fp32
+
+
+def test_lite_is_cheap_enough_for_cpu_real_time() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc, torch.inference_mode():
+        create_model("lite")(torch.zeros(1, 3, 360, 640))
+    assert fc.get_total_flops() <= 1.5e9
+
+
+@pytest.mark.parametrize("arch", list_archs())
+def test_torch_and_onnx_backends_agree(tmp_path: Path, arch: str) -> None:
+    sf = arch_style(tmp_path, arch)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        assert (t.name, t.device, t.precision) == ("torch", "cpu", "fp32")
+        assert (o.name, o.device) == ("onnxruntime", "CPUExecutionProvider")  # the provider granted
+        a, b = t.process(img).astype(int), o.process(img).astype(int)
+    assert np.abs(a - b).max() <= 2
+
+
+def test_auto_on_cpu_prefers_onnxruntime(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: auto picks the torch fp16 path")
+    with create_backend(arch_style(tmp_path, "lite")) as b:
+        assert b.name == "onnxruntime"
+    with create_backend(load_style("classic")) as b:
+        assert b.name == "classic"
+
+
+def test_close_is_idempotent_and_final(tmp_path: Path) -> None:
+    b = create_backend(arch_style(tmp_path, "lite"), backend="torch")
+    b.close()
+    b.close()
+    assert b.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        b.process(probe_frame())
+
+
+def test_gpu_requests_fail_clearly_without_gpu(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    sf = arch_style(tmp_path, "lite")
+    with pytest.raises(BackendError, match="CUDA"):
+        create_backend(sf, backend="torch", device="cuda")
+    with pytest.raises(BackendError, match="provider"):
+        create_backend(sf, backend="onnx", device="cuda")
+    with pytest.raises(BackendError, match="unknown device"):
+        providers_for("quantum")
+
+
+def test_onnx_style_cannot_run_on_torch() -> None:
+    from conftest import shared_path
+
+    from cartoon_cam.inference.importers import import_model_file
+
+    sf = import_model_file(shared_path("models", "animeganv3", "AnimeGANv3_tiny_Cute.onnx"))
+    with pytest.raises(BackendError, match="ONNX model"):
+        create_backend(sf, backend="torch")
+
+
+def test_fp16_overflow_falls_back_to_fp32(tmp_path: Path) -> None:
+    """Weights that overflow float16 give Inf in half precision: the backend must notice."""
+    sf = arch_style(tmp_path, "lite", scale=300.0)
+    b = TorchBackend(sf, device="cpu", fp16=True)
+    assert b.precision == "fp16"
+    out = b.process(probe_frame())
+    assert b.precision == "fp32"
+    ref = TorchBackend(sf, device="cpu").process(probe_frame())
+    assert np.array_equal(out, ref)
