@@ -1,0 +1,218 @@
+"""Virtual camera: the sending loop against a fake backend that records what it was sent (size,
+letterbox, pacing, newest-wins, mirror) and the no-driver / not-installed message paths."""
+
+from __future__ import annotations
+
+import glob
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cartoon_cam.core.frames import Frame, ResultFrame
+from cartoon_cam.outputs.virtual_camera import (
+    VirtualCamera,
+    VirtualCameraError,
+    driver_help,
+    pyvirtualcam_factory,
+)
+
+
+class RecordingCamera:
+    """Fake pyvirtualcam camera: checks each frame like pyvirtualcam does and keeps a copy."""
+
+    def __init__(self, width: int, height: int, fps: float):
+        self.width, self.height, self.fps = width, height, fps
+        self.device = "/dev/fake0"
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.closed = 0
+        self.lock = threading.Lock()
+
+    def send(self, frame: np.ndarray) -> None:
+        assert frame.dtype == np.uint8 and frame.shape == (self.height, self.width, 3)
+        with self.lock:
+            self.frames.append(frame.copy())
+            self.times.append(time.perf_counter())
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def make_factory():
+    made: list[RecordingCamera] = []
+
+    def factory(w: int, h: int, fps: float) -> RecordingCamera:
+        made.append(RecordingCamera(w, h, fps))
+        return made[-1]
+
+    return factory, made
+
+
+def result(seq: int, w: int = 320, h: int = 240) -> ResultFrame:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 4] = (200, 0, 0)  # original: red band on the left
+    cartoon = np.zeros((h, w, 3), np.uint8)
+    cartoon[:, : w // 4] = (0, 0, 200)  # cartoon: blue band on the left
+    cartoon[0, 0] = seq % 256  # tells results apart
+    return ResultFrame(Frame(img, seq, float(seq)), cartoon, "test")
+
+
+def run_for(vc: VirtualCamera, seconds: float) -> None:
+    vc.start()
+    assert vc.wait_open(5)
+    time.sleep(seconds)
+    vc.stop()
+
+
+def wait_frames(cam: RecordingCamera, n: int, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while len(cam.frames) < n and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def test_letterbox_size_and_black_before_first_result() -> None:
+    factory, made = make_factory()
+    vc = VirtualCamera(width=1280, height=720, fps=30, camera_factory=factory)
+    vc.start()
+    assert vc.wait_open(5) and vc.device == "/dev/fake0"
+    cam = made[0]
+    wait_frames(cam, 1)
+    assert cam.frames[0].max() == 0  # black until a result arrives
+    vc.submit(result(1))  # 4:3 → pillarboxed: 960x720 picture, 160 px bars left and right
+    end = time.monotonic() + 5
+    while cam.frames[-1].max() == 0 and time.monotonic() < end:
+        time.sleep(0.01)
+    vc.stop()
+    f = cam.frames[-1]
+    assert (cam.width, cam.height, cam.fps) == (1280, 720, 30)
+    assert f[:, :158].max() == 0 and f[:, 1122:].max() == 0  # bars
+    assert tuple(f[360, 200]) == (0, 0, 200)  # cartoon's blue band starts right after the bar
+    assert tuple(f[360, 600]) == (0, 0, 0)
+    assert cam.closed == 1
+
+
+def test_side_by_side_is_letterboxed_top_and_bottom() -> None:
+    factory, made = make_factory()
+    vc = VirtualCamera(fps=30, layout="side_by_side", camera_factory=factory)
+    vc.submit(result(1))  # 640x240 → 1280x480, 120 px bars top and bottom
+    run_for(vc, 0.2)
+    f = made[0].frames[-1]
+    assert f[:118].max() == 0 and f[602:].max() == 0
+    assert tuple(f[360, 100]) == (0, 0, 200)  # cartoon on the left
+    assert tuple(f[360, 700]) == (200, 0, 0)  # original on the right
+
+
+def test_mirror_flips_each_panel_and_can_change_live() -> None:
+    factory, made = make_factory()
+    vc = VirtualCamera(width=320, height=240, fps=50, camera_factory=factory, mirror=True)
+    vc.submit(result(1))
+    vc.start()
+    assert vc.wait_open(5)
+    cam = made[0]
+    wait_frames(cam, 3)
+    assert tuple(cam.frames[-1][120, 310]) == (0, 0, 200)  # band now on the right
+    assert cam.frames[-1][120, 10].max() == 0
+    vc.mirror = False
+    n = len(cam.frames)
+    wait_frames(cam, n + 3)
+    vc.stop()
+    assert tuple(cam.frames[-1][120, 10]) == (0, 0, 200)
+
+
+def test_paced_at_the_source_rate_with_the_newest_result() -> None:
+    factory, made = make_factory()
+    vc = VirtualCamera(width=320, height=240, fps=20, camera_factory=factory)
+    vc.start()
+    assert vc.wait_open(5)
+    t0 = time.perf_counter()
+    seq = 0
+    while time.perf_counter() - t0 < 1.0:  # results arrive at ~200 fps, much faster than 20
+        seq += 1
+        vc.submit(result(seq))
+        time.sleep(0.005)
+    vc.stop()
+    cam = made[0]
+    sent = len(cam.frames)
+    assert 15 <= sent <= 25, sent
+    gaps = np.diff(cam.times)
+    assert abs(float(np.median(gaps)) - 0.05) < 0.01
+    assert vc.frames_composed <= sent  # only the newest result is composed at each tick
+    markers = [int(f[0, 0, 2]) for f in cam.frames[1:]]  # letterbox-free size: pixel (0,0) maps 1:1
+    assert markers == sorted(markers)
+
+
+def test_factory_failure_is_reported_and_nothing_else_stops() -> None:
+    events = []
+
+    def broken(w: int, h: int, fps: float):
+        raise VirtualCameraError("No virtual camera is available (test).")
+
+    vc = VirtualCamera(camera_factory=broken, on_event=events.append)
+    vc.submit(result(1))
+    vc.start()
+    with pytest.raises(VirtualCameraError, match="No virtual camera"):
+        vc.wait_open(5)
+    vc.stop()
+    assert not vc.is_running
+    assert events and events[0].kind == "error" and events[0].output == "virtual_camera"
+
+
+def test_send_failure_stops_with_an_event() -> None:
+    events = []
+
+    class Flaky(RecordingCamera):
+        def send(self, frame):
+            if len(self.frames) >= 3:
+                raise RuntimeError("device disconnected")
+            super().send(frame)
+
+    cams = []
+
+    def factory(w, h, fps):
+        cams.append(Flaky(w, h, fps))
+        return cams[-1]
+
+    vc = VirtualCamera(width=64, height=48, fps=100, camera_factory=factory, on_event=events.append)
+    vc.start()
+    assert vc.wait_open(5)
+    end = time.monotonic() + 5
+    while vc.error is None and time.monotonic() < end:
+        time.sleep(0.01)
+    vc.stop()
+    assert "device disconnected" in str(vc.error)
+    assert [e.kind for e in events] == ["started", "error"]
+    assert cams[0].closed == 1
+
+
+@pytest.mark.parametrize("system,needle", [
+    ("Linux", "modprobe v4l2loopback"),
+    ("Windows", "Unity Capture"),
+    ("Darwin", "Start Virtual Camera"),
+])
+def test_driver_help_per_os(system: str, needle: str) -> None:
+    assert needle in driver_help(system)
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/video*")) or sys.platform != "linux",
+                    reason="a video device exists; this checks the no-driver path")
+def test_no_driver_message_from_real_pyvirtualcam() -> None:
+    pytest.importorskip("pyvirtualcam")
+    events = []
+    vc = VirtualCamera(camera_factory=pyvirtualcam_factory(), on_event=events.append)
+    vc.start()
+    with pytest.raises(VirtualCameraError) as exc:
+        vc.wait_open(10)
+    vc.stop()
+    msg = str(exc.value)
+    assert msg.startswith("No virtual camera is available")
+    assert "sudo modprobe v4l2loopback" in msg
+    assert events[0].message == msg
+
+
+def test_pyvirtualcam_not_installed(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
+    with pytest.raises(VirtualCameraError, match=r"pip install 'cartoon-cam\[vcam\]'"):
+        pyvirtualcam_factory()(1280, 720, 30)
