@@ -32,7 +32,7 @@ def test_png_is_exact_at_source_resolution(tmp_path: Path, layout: str) -> None:
     path = SnapshotWriter(tmp_path, fmt="png", layout=layout).save_now(r)
     img = read_rgb(path)
     expected = {"cartoon": r.cartoon, "original": r.source.image,
-                "side_by_side": np.concatenate([r.cartoon, r.source.image], axis=1)}[layout]
+                "side_by_side": np.concatenate([r.source.image, r.cartoon], axis=1)}[layout]
     assert img.shape == expected.shape
     np.testing.assert_array_equal(img, expected)
     assert path.suffix == ".png"

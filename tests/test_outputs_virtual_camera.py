@@ -101,8 +101,8 @@ def test_side_by_side_is_letterboxed_top_and_bottom() -> None:
     run_for(vc, 0.2)
     f = made[0].frames[-1]
     assert f[:118].max() == 0 and f[602:].max() == 0
-    assert tuple(f[360, 100]) == (0, 0, 200)  # cartoon on the left
-    assert tuple(f[360, 700]) == (200, 0, 0)  # original on the right
+    assert tuple(f[360, 100]) == (200, 0, 0)  # original on the left
+    assert tuple(f[360, 700]) == (0, 0, 200)  # cartoon on the right
 
 
 def test_mirror_flips_each_panel_and_can_change_live() -> None:

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..core.frames import ResultFrame
 
-#: What an output shows: the cartoon alone, the original alone, or cartoon | original side by side.
+#: What an output shows: the cartoon alone, the original alone, or original | cartoon side by side
+#: (the same order as ``cartoon-cam convert --side-by-side``).
 LAYOUTS = ("cartoon", "original", "side_by_side")
 
 
@@ -50,8 +51,8 @@ def resize_to(img: np.ndarray, w: int, h: int) -> np.ndarray:
 def compose(result: ResultFrame, layout: str, mirror: bool = False) -> np.ndarray:
     """The picture an output shows for ``result``, at the source's resolution.
 
-    ``cartoon`` / ``original`` are ``(H, W, 3)``; ``side_by_side`` is ``(H, 2W, 3)`` with the cartoon
-    on the left. ``mirror`` flips each panel horizontally (so the cartoon stays on the left).
+    ``cartoon`` / ``original`` are ``(H, W, 3)``; ``side_by_side`` is ``(H, 2W, 3)``, original on the
+    left, cartoon on the right. ``mirror`` flips each panel horizontally (the order stays).
     Returns uint8 RGB; may be a read-only view of the input when nothing changes.
     """
     src = result.source.image
@@ -62,7 +63,7 @@ def compose(result: ResultFrame, layout: str, mirror: bool = False) -> np.ndarra
     elif layout == "original":
         panels = [src]
     elif layout == "side_by_side":
-        panels = [cartoon, src]
+        panels = [src, cartoon]
     else:
         check_layout(layout)
         raise AssertionError

@@ -2,7 +2,7 @@
 
 * Input: :class:`~cartoon_cam.core.frames.ResultFrame` objects handed to :meth:`Recorder.submit`
   (safe to use as a pipeline sink: it never blocks; a bounded queue drops the oldest and counts).
-* Picture: the cartoon, the original, or both side by side (``(H, 2W)``) at the source resolution,
+* Picture: the cartoon, the original, or original | cartoon side by side (``(H, 2W)``) at the source resolution,
   cropped to even dimensions; converted RGB → yuv420p (BT.601 limited range, tagged so).
 * Time: presentation times come from the frames' capture times (``t_capture``), so a variable frame
   rate plays at the right speed; they are strictly increasing.

@@ -1,6 +1,6 @@
 """Snapshots: PNG or JPEG pictures of a result, written atomically on a worker thread.
 
-A snapshot shows the cartoon, the original, or both side by side (cartoon left), at the source's
+A snapshot shows the cartoon, the original, or both side by side (original left), at the source's
 full resolution. Names are timestamped (``cartoon-cam_2024-05-01_12-34-56-123.png``) and never
 overwrite an existing file; the file appears complete or not at all (temp file + ``os.replace``).
 """

@@ -1,7 +1,7 @@
 """Send results to a virtual camera (OBS Virtual Camera, Unity Capture, v4l2loopback) on a thread.
 
 The sender keeps only the **newest** result (:meth:`VirtualCamera.submit` overwrites a slot; it
-never blocks), composes the cartoon or cartoon | original, letterboxes it into a fixed output size
+never blocks), composes the cartoon or original | cartoon, letterboxes it into a fixed output size
 (default 1280x720, black bars, aspect kept), optionally mirrors it (independently of the preview)
 and sends it at the source's frame rate, repeating the last picture when no new one has arrived.
 
