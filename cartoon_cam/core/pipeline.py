@@ -1,0 +1,686 @@
+"""The live pipeline (no Qt): capture thread → size-1 mailbox → inference thread → newest result.
+
+Threads (all named ``cartoon_cam-*``, all joined by :meth:`Pipeline.stop`):
+
+* **capture** owns the :class:`~cartoon_cam.core.sources.FrameSource`: opens it, reads frames,
+  mirrors them if asked, wraps them in immutable :class:`~cartoon_cam.core.frames.Frame` s
+  (``seq`` counts up over the pipeline's life, across source switches) and drops them into the
+  mailbox, overwriting (and counting as dropped) a frame the inference thread has not taken yet.
+  A source that fails is reopened with exponential back-off; a source switch happens between frames.
+* **inference** owns the backends: takes the newest frame, runs the current style, blends with the
+  original by ``strength``, publishes a :class:`~cartoon_cam.core.frames.ResultFrame` to the
+  newest-result slot and hands it to every sink. Between two frames it swaps styles.
+* **style-loader** builds and warms requested styles off the hot path (newest request wins) and
+  hands them to the inference thread. A failure leaves the running style in place and is reported.
+  Recently used backends stay in a small LRU cache, so switching back is instant.
+
+Events (:class:`PipelineEvent`) and sinks are called on the pipeline's threads: they must return
+quickly (enqueue, or post to the GUI thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from .frames import Frame, ResultFrame
+from .sources.base import FrameSource, SourceEnded
+from .stats import LatencyWindow, RateMeter
+
+log = logging.getLogger(__name__)
+
+EVENT_KINDS = (
+    "style_changed", "style_failed", "style_loading",
+    "source_opened", "source_lost", "source_recovered", "source_failed", "source_ended",
+    "error",
+)
+SOURCE_STATES = ("starting", "live", "reconnecting", "failed", "ended", "stopped")
+FALLBACK_STYLE = "classic"
+_ERROR_REPEAT_S = 5.0
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    """Something the user should hear about. ``kind`` is one of :data:`EVENT_KINDS`; ``message`` is
+    a complete, user-facing sentence."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    """A snapshot of the pipeline's health (rates over the last ~2 s; latencies over ~240 frames).
+
+    ``latency_*`` is end to end, capture → shown (fed by :meth:`Pipeline.mark_displayed`); when
+    nothing is displayed (headless) it falls back to capture → cartoon ready.
+    """
+
+    capture_fps: float
+    inference_fps: float
+    display_fps: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    dropped: int
+    frames_captured: int
+    frames_processed: int
+    style_id: str
+    backend: str
+    source_state: str
+    # extras
+    inference_ms: float = float("nan")  # mean time per frame in the backend (+ blend)
+    result_latency_p50_ms: float = float("nan")  # capture → cartoon ready
+    result_latency_p95_ms: float = float("nan")
+    frames_displayed: int = 0
+    source: str = ""  # the source's describe()
+    source_fps: float = 0.0
+    loading_style: str = ""  # style being loaded, if any
+
+
+BackendKey = tuple[str, str, str]
+
+
+def style_key(style: str | Path) -> str:
+    """A stable cache key: the resolved path for files, the id otherwise."""
+    if isinstance(style, Path) or Path(str(style)).exists():
+        try:
+            return str(Path(style).expanduser().resolve())
+        except OSError:
+            return str(style)
+    return str(style)
+
+
+def _lower_thread_priority(nice: int) -> None:
+    """Renice the calling thread (Linux: threads are tasks); a no-op elsewhere or when refused.
+
+    Used for the inference and style-loader threads so capture and the GUI stay responsive on small
+    CPUs; ONNX Runtime's worker threads inherit it from the thread that creates the session.
+    """
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except (OSError, AttributeError):
+        pass
+
+
+class Pipeline:
+    """Capture → inference → newest result, with live style/size/mirror/source changes.
+
+    ``style`` is a style id or a style/model file path. ``backend``/``device`` are passed to
+    :func:`cartoon_cam.inference.backends.create_backend`; ``size`` is the inference long side
+    (``None``: the style's recommendation). ``on_event`` is called on pipeline threads.
+    """
+
+    def __init__(self, source: FrameSource, style: str | Path, *, backend: str = "auto",
+                 device: str = "auto", size: int | None = None, mirror: bool = False,
+                 on_event: Callable[[PipelineEvent], None] | None = None,
+                 strength: float = 1.0, cache_size: int = 3,
+                 reconnect_delay: tuple[float, float] = (0.25, 4.0),
+                 worker_nice: int = 5) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # mailbox + commands for the inference thread
+        self._loader_cond = threading.Condition()
+        self._stop_event = threading.Event()
+        self._capture_wake = threading.Event()
+        # source
+        self._source = source
+        self._next_source: FrameSource | None = None
+        self._source_state = "starting"
+        self._mirror = bool(mirror)
+        # frames
+        self._mailbox: Frame | None = None
+        self._latest_frame: Frame | None = None
+        self._latest_result: ResultFrame | None = None
+        # style + backend
+        self._style_token = 0
+        self._wanted: str | Path = style
+        self._backend_choice = backend
+        self._device_choice = device
+        self._size = size
+        self._strength = float(strength)
+        self._loaded: list[tuple[int, BackendKey, object]] = []
+        self._load_request: tuple | None = None
+        self._loading = ""
+        self._current_style_id = ""
+        self._current_describe = ""
+        self._passthrough = False
+        self.cache_size = max(1, int(cache_size))
+        # listeners and sinks
+        self._listeners: list[Callable[[PipelineEvent], None]] = [on_event] if on_event else []
+        self._sinks: list[Callable[[ResultFrame], None]] = []
+        # stats
+        self._capture_meter = RateMeter()
+        self._infer_meter = RateMeter()
+        self._display_meter = RateMeter()
+        self._e2e = LatencyWindow()
+        self._result_latency = LatencyWindow()
+        self._infer_ms = LatencyWindow(maxlen=60)
+        self._captured = self._processed = self._dropped = self._displayed = 0
+        self._last_displayed_seq = -1
+        self._disp_lock = threading.Lock()
+        self._last_error: dict[str, float] = {}
+        # lifecycle
+        self._reconnect_delay = reconnect_delay
+        self._worker_nice = worker_nice
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start the threads (returns at once; the source opens and the style loads in them)."""
+        if self._started:
+            raise RuntimeError("a Pipeline can be started only once")
+        self._started = True
+        with self._cond:
+            self._style_token += 1
+        for name, target in (("capture", self._capture_loop), ("inference", self._inference_loop),
+                             ("style-loader", self._loader_loop)):
+            t = threading.Thread(target=target, name=f"cartoon_cam-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop capture, inference and loading; join the threads (at most ``timeout`` s in all).
+
+        The capture thread closes the source and the inference thread closes every backend as they
+        exit. Idempotent. A thread still busy after ``timeout`` (a long model run) is logged and
+        finishes on its own; it is a daemon and holds no lock anyone waits for.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop_event.set()
+        self._capture_wake.set()
+        with self._lock:
+            srcs = [s for s in (self._source, self._next_source) if s is not None]
+        for s in srcs:
+            s.interrupt()
+        with self._cond:
+            self._cond.notify_all()
+        with self._loader_cond:
+            self._loader_cond.notify_all()
+        deadline = time.perf_counter() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.perf_counter()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if alive:
+            log.warning("pipeline threads still running %.1f s after stop: %s", timeout, ", ".join(alive))
+        if not self._started:
+            self._source.close()
+        self._source_state = "stopped"
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped
+
+    def threads_alive(self) -> list[str]:
+        """Names of this pipeline's threads that are still running."""
+        return [t.name for t in self._threads if t.is_alive()]
+
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ outputs
+    def latest_frame(self) -> Frame | None:
+        """The newest captured frame (uint8 RGB HxWx3, read-only), or None before the first."""
+        return self._latest_frame
+
+    def latest_result(self) -> ResultFrame | None:
+        """The newest cartoon, or None before the first."""
+        return self._latest_result
+
+    def add_sink(self, fn: Callable[[ResultFrame], None]) -> None:
+        """Call ``fn(result)`` on the inference thread for every new result. ``fn`` must not block;
+        if it raises, the error is logged and reported and ``fn`` is removed."""
+        with self._lock:
+            if fn not in self._sinks:
+                self._sinks = [*self._sinks, fn]
+
+    def remove_sink(self, fn: Callable[[ResultFrame], None]) -> None:
+        with self._lock:
+            self._sinks = [s for s in self._sinks if s != fn]
+
+    def add_listener(self, fn: Callable[[PipelineEvent], None]) -> None:
+        """Also send events to ``fn`` (called on pipeline threads; must not block)."""
+        with self._lock:
+            if fn not in self._listeners:
+                self._listeners = [*self._listeners, fn]
+
+    def remove_listener(self, fn: Callable[[PipelineEvent], None]) -> None:
+        with self._lock:
+            self._listeners = [f for f in self._listeners if f != fn]
+
+    # ------------------------------------------------------------------ controls (non-blocking)
+    def set_style(self, style: str | Path) -> None:
+        """Switch to ``style`` (id or path): loaded and warmed off the hot path, swapped between two
+        frames. On failure the old style keeps running and a ``style_failed`` event says why."""
+        with self._cond:
+            self._wanted = style
+            self._style_token += 1
+            self._cond.notify_all()
+
+    def set_backend(self, backend: str = "auto", device: str = "auto") -> None:
+        """Run the current style on another backend/device (reloads it off the hot path)."""
+        with self._cond:
+            self._backend_choice, self._device_choice = backend, device
+            self._style_token += 1
+            self._cond.notify_all()
+
+    def set_size(self, size: int | None) -> None:
+        """Inference long side in pixels (``None``: the style's recommendation); next frame on."""
+        if size is not None and int(size) < 16:
+            raise ValueError("inference size must be at least 16 pixels")
+        self._size = None if size is None else int(size)
+
+    def set_mirror(self, on: bool) -> None:
+        """Flip frames left↔right at capture (so the cartoon and every output are mirrored too)."""
+        self._mirror = bool(on)
+
+    def set_strength(self, strength: float) -> None:
+        """Blend of cartoon and original in every result: 1 = cartoon only, 0 = original."""
+        self._strength = float(min(max(strength, 0.0), 1.0))
+
+    def set_source(self, source: FrameSource) -> None:
+        """Switch to ``source`` between two frames: the old one is closed, the new one opened on the
+        capture thread (a failure there is reported and retried with back-off)."""
+        if not self._started:
+            old, self._source = self._source, source
+            if old is not source:
+                old.close()
+            return
+        with self._lock:
+            self._next_source = source
+            cur = self._source
+        cur.interrupt()
+        self._capture_wake.set()
+
+    @property
+    def source(self) -> FrameSource:
+        """The source the capture thread is using (or about to use)."""
+        return self._source
+
+    @property
+    def source_fps(self) -> float:
+        """Nominal fps of the current source (30 when it does not say): pace recorders by this."""
+        fps = self._source.fps
+        return float(fps) if fps and fps > 0 else 30.0
+
+    @property
+    def source_state(self) -> str:
+        """One of :data:`SOURCE_STATES`."""
+        return self._source_state
+
+    @property
+    def mirror(self) -> bool:
+        return self._mirror
+
+    @property
+    def size(self) -> int | None:
+        return self._size
+
+    @property
+    def strength(self) -> float:
+        return self._strength
+
+    @property
+    def style_id(self) -> str:
+        """Id of the style producing results now ("" before the first has loaded)."""
+        return self._current_style_id
+
+    @property
+    def backend_choice(self) -> tuple[str, str]:
+        return self._backend_choice, self._device_choice
+
+    # ------------------------------------------------------------------ stats
+    def mark_displayed(self, result: ResultFrame) -> None:
+        """The UI calls this after painting ``result``; counts each seq once (end-to-end latency)."""
+        now = time.perf_counter()
+        with self._disp_lock:
+            if result.seq <= self._last_displayed_seq:
+                return
+            self._last_displayed_seq = result.seq
+            self._displayed += 1
+        self._display_meter.mark(now)
+        self._e2e.add(now - result.t_capture)
+
+    def stats(self) -> PipelineStats:
+        e2e = len(self._e2e) > 0
+        lat = self._e2e if e2e else self._result_latency
+        src = self._source
+        return PipelineStats(
+            capture_fps=self._capture_meter.rate(),
+            inference_fps=self._infer_meter.rate(),
+            display_fps=self._display_meter.rate(),
+            latency_p50_ms=lat.percentile(50),
+            latency_p95_ms=lat.percentile(95),
+            dropped=self._dropped,
+            frames_captured=self._captured,
+            frames_processed=self._processed,
+            style_id=self._current_style_id,
+            backend=self._current_describe,
+            source_state=self._source_state,
+            inference_ms=self._infer_ms.mean(),
+            result_latency_p50_ms=self._result_latency.percentile(50),
+            result_latency_p95_ms=self._result_latency.percentile(95),
+            frames_displayed=self._displayed,
+            source=src.describe(),
+            source_fps=self.source_fps,
+            loading_style=self._loading,
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _emit(self, kind: str, message: str) -> None:
+        ev = PipelineEvent(kind, message)
+        log.info("pipeline event %s: %s", kind, message)
+        for fn in list(self._listeners):
+            try:
+                fn(ev)
+            except Exception:
+                log.exception("pipeline event listener %r failed", fn)
+
+    def _report_error(self, message: str) -> None:
+        """Emit an ``error`` event, at most once per ``_ERROR_REPEAT_S`` for the same text."""
+        now = time.perf_counter()
+        if now - self._last_error.get(message, -1e9) < _ERROR_REPEAT_S:
+            return
+        self._last_error[message] = now
+        log.error("%s", message)
+        self._emit("error", message)
+
+    def _stopping(self) -> bool:
+        return self._stop_event.is_set()
+
+    # -- capture thread --------------------------------------------------------------------------
+    def _wait_capture(self, seconds: float) -> None:
+        self._capture_wake.wait(seconds)
+        self._capture_wake.clear()
+
+    def _capture_loop(self) -> None:
+        src = self._source
+        opened = failing = ended = False
+        first_attempt = True
+        delay = self._reconnect_delay[0]
+        seq = 0
+        try:
+            while not self._stopping():
+                with self._lock:
+                    new, self._next_source = self._next_source, None
+                if new is not None:
+                    src.close()
+                    src = new
+                    with self._lock:
+                        self._source = src
+                    opened = failing = ended = False
+                    first_attempt = True
+                    delay = self._reconnect_delay[0]
+                    self._capture_wake.clear()
+                if ended:
+                    self._wait_capture(1.0)
+                    continue
+                if not opened:
+                    try:
+                        src.open()
+                    except Exception as e:
+                        if self._stopping() or self._next_source is not None:
+                            continue
+                        if first_attempt:
+                            self._source_state = "failed"
+                            self._emit("source_failed", f"{_sentence(e)} Retrying…")
+                        first_attempt = False
+                        failing = True
+                        self._wait_capture(delay)
+                        delay = min(delay * 2, self._reconnect_delay[1])
+                        continue
+                    opened, first_attempt = True, False
+                    delay = self._reconnect_delay[0]
+                    self._source_state = "live"
+                    if failing:
+                        failing = False
+                        self._emit("source_recovered", f"{src.describe()} is back.")
+                    else:
+                        self._emit("source_opened", src.describe())
+                try:
+                    img = src.read()
+                except SourceEnded as e:
+                    src.close()
+                    opened, ended = False, True
+                    self._source_state = "ended"
+                    self._emit("source_ended", _sentence(e))
+                    continue
+                except Exception as e:
+                    if self._stopping() or self._next_source is not None:
+                        continue
+                    src.close()
+                    opened, failing = False, True
+                    self._source_state = "reconnecting"
+                    what = "Camera lost" if src.kind == "camera" else f"{src.name} lost"
+                    self._emit("source_lost", f"{what} — reconnecting… ({_sentence(e, end='')})")
+                    self._wait_capture(delay)
+                    delay = min(delay * 2, self._reconnect_delay[1])
+                    continue
+                t = time.perf_counter()
+                if self._mirror:
+                    img = cv2.flip(img, 1)
+                frame = Frame(img, seq, t)
+                seq += 1
+                with self._cond:
+                    if self._mailbox is not None:
+                        self._dropped += 1
+                    self._mailbox = frame
+                    self._latest_frame = frame
+                    self._captured += 1
+                    self._cond.notify_all()
+                self._capture_meter.mark(t)
+        except Exception as e:  # a bug: report, never hang the app
+            log.exception("capture thread crashed")
+            self._source_state = "failed"
+            self._emit("error", f"Capture stopped: {_sentence(e, end='')}.")
+        finally:
+            src.close()
+
+    # -- style loader thread -------------------------------------------------------------------------
+    def _loader_loop(self) -> None:
+        _lower_thread_priority(self._worker_nice)
+        from ..inference.backends import create_backend
+
+        while True:
+            with self._loader_cond:
+                while not self._stopping() and self._load_request is None:
+                    self._loader_cond.wait(0.5)
+                if self._stopping():
+                    return
+                req, self._load_request = self._load_request, None
+            token, key, style, backend_choice, device_choice, size, shape = req
+            self._loading = str(style)
+            result: object
+            try:
+                b = create_backend(style, backend=backend_choice, device=device_choice, size=size)
+                try:
+                    b.warmup(*shape)
+                except BaseException:
+                    b.close()
+                    raise
+                result = b
+            except Exception as e:
+                log.debug("loading style %s failed", style, exc_info=True)
+                result = e
+            finally:
+                self._loading = ""
+            with self._cond:
+                if self._stopping():
+                    if hasattr(result, "close"):
+                        result.close()  # type: ignore[union-attr]
+                    return
+                self._loaded.append((token, key, result))
+                self._cond.notify_all()
+
+    def _request_load(self, token: int, key: BackendKey, style: str | Path, backend_choice: str,
+                      device_choice: str) -> None:
+        f = self._latest_frame
+        shape = (f.image.shape[0], f.image.shape[1]) if f is not None else (256, 256)
+        with self._loader_cond:
+            self._load_request = (token, key, style, backend_choice, device_choice, self._size, shape)
+            self._loading = str(style)
+            self._loader_cond.notify_all()
+
+    # -- inference thread ----------------------------------------------------------------------------
+    def _inference_loop(self) -> None:
+        _lower_thread_priority(self._worker_nice)
+        cache: OrderedDict[BackendKey, object] = OrderedDict()
+        backend = None
+        current_key: BackendKey | None = None
+        handled = -1
+
+        def evict() -> None:
+            for k in list(cache):
+                if len(cache) <= self.cache_size:
+                    break
+                if k != current_key:
+                    cache.pop(k).close()  # type: ignore[attr-defined]
+
+        def swap(key: BackendKey, b: object) -> None:
+            nonlocal backend, current_key
+            backend, current_key = b, key
+            self._passthrough = False
+            cache[key] = b
+            cache.move_to_end(key)
+            self._current_style_id = b.style_id  # type: ignore[attr-defined]
+            self._current_describe = b.describe()  # type: ignore[attr-defined]
+            evict()
+            self._emit("style_changed", f"Style {self._current_style_id!r} on {self._current_describe}.")
+
+        try:
+            while True:
+                with self._cond:
+                    while not self._stopping():
+                        can_run = backend is not None or self._passthrough
+                        if (self._mailbox is not None and can_run) or self._loaded or self._style_token != handled:
+                            break
+                        self._cond.wait(0.5)
+                    if self._stopping():
+                        return
+                    loaded, self._loaded = self._loaded, []
+                    token, wanted = self._style_token, self._wanted
+                    choice = (self._backend_choice, self._device_choice)
+                    frame = None
+                    if backend is not None or self._passthrough:
+                        frame, self._mailbox = self._mailbox, None
+                try:
+                    # 1. styles that finished loading (a stale one is only cached)
+                    for tok, key, res in loaded:
+                        if hasattr(res, "process"):
+                            if tok == token:
+                                swap(key, res)
+                            else:
+                                cache[key] = res
+                                evict()
+                        elif tok == token:
+                            self._on_style_failed(key, res, backend is not None)
+                    # 2. a new style request: from the cache at once, else via the loader
+                    if token != handled:
+                        handled = token
+                        key = (style_key(wanted), *choice)
+                        if key == current_key:
+                            pass
+                        elif key in cache:
+                            swap(key, cache[key])
+                        else:
+                            self._emit("style_loading", f"Loading style {Path(str(wanted)).name}…")
+                            self._request_load(token, key, wanted, *choice)
+                    # 3. the newest frame
+                    if frame is not None:
+                        self._process(frame, backend)
+                except Exception as e:  # a bug: report and keep going
+                    log.exception("inference loop error")
+                    self._report_error(f"Inference error: {_sentence(e, end='')}.")
+        finally:
+            with self._cond:
+                leftovers = [r for _, _, r in self._loaded if hasattr(r, "close")]
+                self._loaded = []
+            for b in [*cache.values(), *leftovers]:
+                try:
+                    b.close()  # type: ignore[attr-defined]
+                except Exception:
+                    log.exception("closing a backend failed")
+
+    def _on_style_failed(self, key: BackendKey, err: object, have_backend: bool) -> None:
+        """Keep the running style; with none yet, fall back to classic, then to pass-through."""
+        msg = _sentence(err, end="") if isinstance(err, BaseException) else str(err)
+        name = Path(key[0]).name
+        if have_backend:
+            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.")
+        elif key[0] != FALLBACK_STYLE:
+            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {FALLBACK_STYLE!r}.")
+            with self._cond:
+                self._wanted = FALLBACK_STYLE
+                self._style_token += 1
+        else:
+            self._emit("style_failed", f"No style could be loaded ({msg}); showing the original.")
+            self._current_style_id = "none"
+            self._current_describe = "pass-through"
+            self._passthrough = True  # results are the original frames: display and outputs go on
+
+    def _process(self, frame: Frame, backend: object) -> None:
+        t0 = time.perf_counter()
+        if backend is None:
+            out = frame.image
+            style_id = "none"
+        else:
+            style_id = backend.style_id  # type: ignore[attr-defined]
+            size = self._size
+            try:
+                if backend.size != size:  # type: ignore[attr-defined]
+                    backend.size = size  # type: ignore[attr-defined]
+                out = backend.process(frame.image)  # type: ignore[attr-defined]
+            except Exception as e:
+                log.debug("style %s failed on a frame", style_id, exc_info=True)
+                self._report_error(f"Style {style_id!r} failed on a frame: {_sentence(e, end='')}.")
+                out = frame.image
+        s = self._strength
+        if s < 1.0 and out is not frame.image:
+            out = cv2.addWeighted(out, s, frame.image, 1.0 - s, 0.0)
+        t1 = time.perf_counter()
+        result = ResultFrame(frame, out, style_id, t1)
+        with self._lock:
+            self._latest_result = result
+            self._processed += 1
+            sinks = self._sinks
+        self._infer_meter.mark(t1)
+        self._infer_ms.add(t1 - t0)
+        self._result_latency.add(t1 - frame.t_capture)
+        for fn in sinks:
+            try:
+                fn(result)
+            except Exception as e:
+                log.exception("output sink %r failed; removed", fn)
+                self.remove_sink(fn)
+                self._report_error(f"An output stopped after an error: {_sentence(e, end='')}.")
+
+
+def _sentence(e: object, end: str = ".") -> str:
+    """First line of an exception's message as a sentence (class name when it has none)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = text[:300]
+    if end and not text.endswith((".", "!", "?", "…")):
+        text += end
+    return text
+
+
+__all__ = ["EVENT_KINDS", "FALLBACK_STYLE", "SOURCE_STATES", "Pipeline", "PipelineEvent",
+           "PipelineStats", "style_key"]

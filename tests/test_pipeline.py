@@ -1,0 +1,289 @@
+"""The live pipeline without Qt: ordering, drops, latency bookkeeping, style switching, source
+failure and recovery, shutdown time. Uses the classic style on tiny scripted frames."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cartoon_cam.core.frames import ResultFrame
+from cartoon_cam.core.pipeline import Pipeline, PipelineEvent, style_key
+from cartoon_cam.core.sources import ScriptedSource, frame_number
+from cartoon_cam.inference.style import StyleManifest, write_json_style
+
+FAST = (0.01, 0.05)  # reconnect back-off for tests
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``pred`` (no Qt here, so no signals to wait on)."""
+    deadline = time.perf_counter() + timeout
+    while not pred():
+        if time.perf_counter() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class Recorder:
+    """Collects events and results (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.events: list[PipelineEvent] = []
+        self.results: list[ResultFrame] = []
+        self._lock = threading.Lock()
+
+    def on_event(self, ev: PipelineEvent) -> None:
+        with self._lock:
+            self.events.append(ev)
+
+    def sink(self, r: ResultFrame) -> None:
+        with self._lock:
+            self.results.append(r)
+
+    def kinds(self) -> list[str]:
+        with self._lock:
+            return [e.kind for e in self.events]
+
+    def count(self, kind: str) -> int:
+        return self.kinds().count(kind)
+
+
+def _bold_style(tmp_path: Path, sid: str = "classic_bold") -> Path:
+    m = StyleManifest(id=sid, name="Bold", arch="classic", tier="classic", size_multiple=1,
+                      recommended_size=640, params={"levels": 3, "smooth_passes": 1})
+    return write_json_style(tmp_path / f"{sid}.json", m)
+
+
+def _started(source: ScriptedSource, style: str | Path = "classic", **kw: object) -> tuple[Pipeline, Recorder]:
+    rec = Recorder()
+    kw.setdefault("reconnect_delay", FAST)
+    p = Pipeline(source, style, on_event=rec.on_event, **kw)  # type: ignore[arg-type]
+    p.add_sink(rec.sink)
+    p.start()
+    return p, rec
+
+
+def _no_pipeline_threads() -> bool:
+    return not [t for t in threading.enumerate() if t.name.startswith("cartoon_cam-")]
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_behind() -> None:
+    yield
+    assert _no_pipeline_threads(), [t.name for t in threading.enumerate()]
+
+
+def test_results_are_ordered_frames_immutable_and_stats_add_up() -> None:
+    src = ScriptedSource(32, 24, fps=300)
+    p, rec = _started(src)
+    wait_until(lambda: len(rec.results) >= 40, what="40 results")
+    p.stop()
+    seqs = [r.seq for r in rec.results]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    for r in rec.results:
+        assert frame_number(r.source.image) == r.seq  # no failures: seq == frame number
+        assert not r.cartoon.flags.writeable and not r.source.image.flags.writeable
+        assert r.cartoon.shape == (24, 32, 3) and r.cartoon.dtype == np.uint8
+        assert r.style_id == "classic"
+        assert r.t_capture <= r.t_done
+    st = p.stats()
+    in_mailbox = 0 if st.frames_captured == st.frames_processed + st.dropped else 1
+    assert st.frames_captured == st.frames_processed + st.dropped + in_mailbox
+    assert st.frames_processed == len(rec.results)
+    assert st.style_id == "classic" and st.backend.startswith("classic")
+    assert st.source_state == "stopped"
+    assert p.latest_result() is rec.results[-1]
+    assert p.latest_frame() is not None and p.latest_frame().seq >= rec.results[-1].seq
+
+
+def test_slow_consumer_drops_frames_and_counts_them() -> None:
+    src = ScriptedSource(16, 16, fps=400)
+    p, rec = _started(src)
+    p.add_sink(lambda r: time.sleep(0.02))  # makes inference ~50 fps: capture outruns it
+    wait_until(lambda: p.stats().frames_processed >= 15, what="15 processed")
+    p.stop()
+    st = p.stats()
+    assert st.dropped > 0
+    in_mailbox = st.frames_captured - st.frames_processed - st.dropped
+    assert in_mailbox in (0, 1)
+    gaps = np.diff([r.seq for r in rec.results])
+    assert (gaps >= 1).all() and gaps.max() > 1  # newest frame wins: some seqs skipped
+
+
+def test_latency_bookkeeping_counts_each_displayed_result_once() -> None:
+    src = ScriptedSource(16, 16, fps=200)
+    p, rec = _started(src)
+    wait_until(lambda: len(rec.results) >= 10)
+    st0 = p.stats()
+    assert st0.latency_p50_ms == pytest.approx(st0.result_latency_p50_ms)  # headless fallback
+    for r in rec.results[:10]:
+        p.mark_displayed(r)
+        p.mark_displayed(r)  # painted twice: counted once
+    p.mark_displayed(rec.results[3])  # older than the newest shown: ignored
+    p.stop()
+    st = p.stats()
+    assert st.frames_displayed == 10
+    assert st.latency_p50_ms >= st.result_latency_p50_ms  # shown after it was ready
+    assert st.latency_p50_ms <= st.latency_p95_ms
+    assert st.display_fps > 0 and st.capture_fps > 0 and st.inference_fps > 0
+
+
+def test_stop_is_fast_and_closes_everything() -> None:
+    src = ScriptedSource(64, 48, fps=60)
+    p, rec = _started(src)
+    wait_until(lambda: len(rec.results) >= 3)
+    t0 = time.perf_counter()
+    p.stop()
+    assert time.perf_counter() - t0 < 1.0
+    assert p.threads_alive() == []
+    assert src.opens == src.closes == 1
+    n = len(rec.results)
+    time.sleep(0.05)
+    assert len(rec.results) == n
+    p.stop()  # idempotent
+
+
+def test_stop_without_start_closes_the_source() -> None:
+    src = ScriptedSource()
+    p = Pipeline(src, "classic")
+    p.stop()
+    assert p.threads_alive() == []
+
+
+def test_style_switch_keeps_the_stream_running(tmp_path: Path) -> None:
+    bold = _bold_style(tmp_path)
+    src = ScriptedSource(32, 24, fps=200)
+    p, rec = _started(src)
+    wait_until(lambda: p.style_id == "classic" and len(rec.results) >= 5)
+    before = p.stats().frames_captured
+    p.set_style(bold)
+    wait_until(lambda: p.style_id == "classic_bold" and rec.results[-1].style_id == "classic_bold")
+    assert p.stats().frames_captured > before
+    ids = [r.style_id for r in rec.results]
+    first_bold = ids.index("classic_bold")
+    assert set(ids[:first_bold]) == {"classic"} and set(ids[first_bold:]) == {"classic_bold"}
+    seqs = [r.seq for r in rec.results]
+    assert seqs == sorted(seqs)
+    # back to classic and again to bold: both cached now, so no loading
+    loads = rec.count("style_loading")
+    p.set_style("classic")
+    wait_until(lambda: rec.results[-1].style_id == "classic")
+    p.set_style(str(bold))
+    wait_until(lambda: rec.results[-1].style_id == "classic_bold")
+    assert rec.count("style_loading") == loads
+    assert rec.count("style_changed") == 4
+    p.stop()
+
+
+def test_failing_style_keeps_the_old_one(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"this is not a model")
+    src = ScriptedSource(16, 16, fps=200)
+    p, rec = _started(src)
+    wait_until(lambda: p.style_id == "classic")
+    for bad in ("no_such_style", str(broken)):
+        n = rec.count("style_failed")
+        p.set_style(bad)
+        wait_until(lambda n=n: rec.count("style_failed") == n + 1, what="style_failed")
+        assert "keeping 'classic'" in rec.events[-1].message
+        done = p.stats().frames_processed
+        wait_until(lambda done=done: p.stats().frames_processed > done + 3, what="frames after failure")
+        assert p.style_id == "classic"
+    p.stop()
+
+
+def test_initial_style_failure_falls_back_to_classic() -> None:
+    src = ScriptedSource(16, 16, fps=200)
+    p, rec = _started(src, style="no_such_style")
+    wait_until(lambda: bool(rec.results) and rec.results[-1].style_id == "classic")
+    assert "using 'classic'" in next(e.message for e in rec.events if e.kind == "style_failed")
+    p.stop()
+
+
+def test_source_lost_then_recovered() -> None:
+    src = ScriptedSource(16, 16, fps=200, fail_at={10}, reopen_failures=2)
+    p, rec = _started(src)
+    wait_until(lambda: rec.count("source_recovered") == 1, what="recovery")
+    wait_until(lambda: bool(rec.results) and frame_number(rec.results[-1].source.image) > 12, what="frames after recovery")
+    kinds = [k for k in rec.kinds() if k.startswith("source_")]
+    assert kinds == ["source_opened", "source_lost", "source_recovered"]
+    assert "reconnecting" in next(e.message for e in rec.events if e.kind == "source_lost")
+    assert src.opens == 2 and src.open_attempts == 4
+    assert p.source_state == "live"
+    p.stop()
+    assert src.closes == 2
+
+
+def test_source_failing_to_open_is_reported_and_retried() -> None:
+    src = ScriptedSource(16, 16, fps=200, open_failures=2)
+    p, rec = _started(src)
+    wait_until(lambda: rec.count("source_recovered") == 1)
+    assert rec.kinds().count("source_failed") == 1
+    wait_until(lambda: len(rec.results) > 2)
+    p.stop()
+
+
+def test_set_source_switches_between_frames() -> None:
+    a = ScriptedSource(16, 16, fps=200, name="a")
+    b = ScriptedSource(24, 20, fps=200, name="b")
+    p, rec = _started(a)
+    wait_until(lambda: len(rec.results) >= 3)
+    p.set_source(b)
+    wait_until(lambda: rec.results[-1].cartoon.shape == (20, 24, 3), what="frames from b")
+    assert a.closes == 1 and b.opens == 1 and p.source is b
+    assert rec.count("source_opened") == 2
+    seqs = [r.seq for r in rec.results]
+    assert seqs == sorted(seqs)  # seq keeps counting across sources
+    p.stop()
+    assert b.closes == 1
+
+
+def test_mirror_strength_and_size_apply_live() -> None:
+    src = ScriptedSource(32, 8, fps=200)
+    p, rec = _started(src, strength=0.0)  # strength 0: results are the original frames
+    wait_until(lambda: len(rec.results) >= 2)
+    r = rec.results[-1]
+    assert np.array_equal(r.cartoon, r.source.image)
+    assert r.source.image[0, 0, 2] == 0  # ramp rises left → right
+    p.set_mirror(True)
+    wait_until(lambda: rec.results[-1].source.image[0, 0, 2] == 255, what="mirrored frames")
+    p.set_strength(1.0)
+    p.set_size(16)
+    wait_until(lambda: not np.array_equal(rec.results[-1].cartoon, rec.results[-1].source.image))
+    assert rec.results[-1].cartoon.shape == (8, 32, 3)  # output keeps the frame size
+    with pytest.raises(ValueError):
+        p.set_size(4)
+    p.stop()
+
+
+def test_a_failing_sink_is_removed_and_reported() -> None:
+    src = ScriptedSource(16, 16, fps=200)
+    calls = []
+
+    def bad(r: ResultFrame) -> None:
+        calls.append(r.seq)
+        raise OSError("disk full")
+
+    p, rec = _started(src)
+    p.add_sink(bad)
+    wait_until(lambda: rec.count("error") == 1)
+    n = len(rec.results)
+    wait_until(lambda: len(rec.results) > n + 3, what="pipeline keeps running")
+    assert len(calls) == 1
+    assert "disk full" in next(e.message for e in rec.events if e.kind == "error")
+    p.stop()
+
+
+def test_style_key_resolves_paths(tmp_path: Path) -> None:
+    f = _bold_style(tmp_path)
+    assert style_key("classic") == "classic"
+    assert style_key(f) == style_key(str(f)) == str(f.resolve())
+
+
+def test_source_fps_is_reported() -> None:
+    assert Pipeline(ScriptedSource(fps=25), "classic").source_fps == 25
+    assert Pipeline(ScriptedSource(fps=None), "classic").source_fps == 30.0
