@@ -1,0 +1,79 @@
+"""Presets, config files, CLI overrides and the saved resolved config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.config import PRESETS, ConfigError, _tomllib, from_dict, parse_set, resolve, to_toml
+
+
+def test_presets_carry_the_official_weights() -> None:
+    h = resolve(preset="hayao")
+    assert (h.loss.con, h.loss.sty, h.loss.col, h.loss.tv) == (1.5, 2.5, 15.0, 1.0)
+    assert (h.loss.d_real, h.loss.d_fake, h.loss.d_gray, h.loss.d_smooth) == (1.2, 1.2, 1.2, 0.8)
+    p = resolve(preset="paprika")
+    assert (p.loss.con, p.loss.sty, p.loss.col, p.loss.tv, p.loss.d_smooth) == (2.0, 0.6, 50.0, 0.1, 0.005)
+    s = resolve(preset="shinkai")
+    assert (s.loss.con, s.loss.sty, s.loss.col, s.loss.d_real) == (1.2, 2.0, 10.0, 1.7)
+    for c in (h, p, s):
+        assert (c.optim.lr_init, c.optim.lr_g, c.optim.lr_d, c.optim.beta1, c.optim.beta2) == (2e-4, 2e-5, 4e-5, 0.5, 0.999)
+        assert (c.train.batch, c.data.size, c.train.init_epochs, c.loss.g_adv, c.loss.d_adv) == (12, 256, 10, 300, 300)
+    assert {"hayao", "shinkai", "paprika", "ci_tiny"} <= set(PRESETS)
+
+
+def test_precedence_file_then_flags(tmp_path: Path) -> None:
+    f = tmp_path / "run.toml"
+    f.write_text('preset = "hayao"\n[loss]\ncol = 20\n[train]\nbatch = 4\n', encoding="utf-8")
+    cfg = resolve(config_file=f, overrides={"train": {"batch": 8}, **parse_set(["data.scales=[1.0, 0.5]"])})
+    assert cfg.preset == "hayao" and cfg.loss.col == 20.0 and cfg.loss.sty == 2.5
+    assert cfg.train.batch == 8 and cfg.data.scales == [1.0, 0.5]
+    assert resolve(config_file=f, preset="paprika").loss.sty == 0.6  # CLI preset beats the file's
+
+
+def test_unknown_keys_and_bad_values_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown key loss.colour"):
+        resolve(overrides={"loss": {"colour": 1}})
+    with pytest.raises(ConfigError, match="unknown section"):
+        resolve(overrides={"losses": {"col": 1}})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        resolve(overrides=parse_set(["train.batch=2.5"]))
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        resolve(overrides={"data": {"size": 100}})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        resolve(preset="ghibli")
+    with pytest.raises(ConfigError, match="section.key=value"):
+        parse_set(["batch=3"])
+
+
+def test_resolved_config_round_trips_through_toml() -> None:
+    cfg = resolve(preset="ci_tiny", overrides=parse_set(['export.name="My style"', "model.arch_config={widths=[8,16,32]}"]))
+    data = _tomllib().loads(to_toml(cfg))
+    back = from_dict(data)
+    assert back == cfg and back.hash() == cfg.hash()
+
+
+def test_yaml_config_needs_pyyaml(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  batch: 3\n", encoding="utf-8")
+    try:
+        import yaml  # noqa: F401
+    except ModuleNotFoundError:
+        with pytest.raises(ConfigError, match="PyYAML"):
+            resolve(config_file=f)
+    else:
+        assert resolve(config_file=f).train.batch == 3
+
+
+def test_training_imports_no_qt_and_app_never_imports_training() -> None:
+    code = ("import sys, training.cli, training.trainer, training.distill, training.evaluate, training.export; "
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'shiboken'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    pkg = Path(__file__).resolve().parents[1] / "cartoon_cam"
+    offenders = [p for p in pkg.rglob("*.py") if "import training" in (t := p.read_text(encoding="utf-8"))
+                 or "from training" in t]
+    assert not offenders

@@ -1,0 +1,7 @@
+"""``python -m training`` = ``cartoon-cam-train``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,424 @@
+"""Training configuration: nested dataclasses, presets, TOML/YAML files and CLI overrides.
+
+Precedence (lowest first): dataclass defaults → preset → config file → CLI flags / ``--set``.
+Unknown keys are rejected everywhere. The resolved configuration is written next to the run as
+``config.toml`` and stored inside every checkpoint (as JSON).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A configuration file, preset or override is invalid (message is user-facing)."""
+
+
+@dataclass
+class DataCfg:
+    """Where the images are and how they are fed."""
+
+    root: str = ""  # train: dataset in the AnimeGAN layout (train_photo/, <style>/style, <style>/smooth)
+    style: str = ""  # train: name of the style folder under root
+    photos: str = ""  # distill: folder of photos (searched recursively)
+    val: str = ""  # optional folder of validation photos (default: root/val, else the first photos)
+    size: int = 256  # train: images are resized/cropped to size x size; distill: crop size
+    num_workers: int = 2
+    max_photos: int = 0  # use at most this many photos (0 = all)
+    photo_max_side: int = 0  # distill: downscale photos so the longer side <= this (0 = keep)
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.8, 0.67])  # distill crop scales
+    hflip: bool = True  # distill: random horizontal flips
+    holdout: int = 16  # distill: photos held out for validation / eval
+    n_val: int = 4  # images in the validation grid
+    data_mean: bool = False  # train: official "data mean" colour shift of the style images (off)
+    teacher_cache: str = ""  # distill: teacher output cache (default RUN_DIR/teacher_cache)
+
+
+@dataclass
+class ModelCfg:
+    """Generator (an architecture of ``cartoon_cam.inference``) and discriminator."""
+
+    arch: str = "animeganv2"
+    arch_config: dict[str, Any] = field(default_factory=dict)
+    d_ch: int = 64  # AnimeGANv2 D: first layer has d_ch // 2 channels
+    d_layers: int = 3  # AnimeGANv2 ``n_dis``
+    d_sn: bool = True  # spectral norm on every D conv
+    init_from: str = ""  # optional generator weights (style file / checkpoint) to start from
+
+
+@dataclass
+class LossCfg:
+    """Loss weights. AnimeGANv2 terms (train) and distillation terms (distill)."""
+
+    con: float = 1.5
+    sty: float = 2.5
+    col: float = 10.0
+    tv: float = 1.0
+    g_adv: float = 300.0
+    d_adv: float = 300.0
+    d_real: float = 1.7
+    d_fake: float = 1.7
+    d_gray: float = 1.7
+    d_smooth: float = 1.0
+    # distillation
+    pixel: float = 1.0
+    edge: float = 1.0
+    feat: float = 0.0  # VGG conv4_4 feature matching student vs teacher (needs VGG weights)
+    gan: float = 0.0  # patch-GAN (LSGAN) with the teacher outputs as "real"
+
+
+@dataclass
+class OptimCfg:
+    """Adam(β1, β2) learning rates; ``schedule`` applies to the GAN / distillation phase."""
+
+    lr_init: float = 2e-4
+    lr_g: float = 2e-5
+    lr_d: float = 4e-5
+    lr: float = 5e-4  # distillation student
+    beta1: float = 0.5
+    beta2: float = 0.999
+    schedule: str = "constant"  # constant | cosine
+    warmup_steps: int = 0
+    grad_clip: float = 0.0  # 0 = off (official)
+
+
+@dataclass
+class TrainCfg:
+    """Schedule and run mechanics."""
+
+    epochs: int = 101
+    init_epochs: int = 10
+    batch: int = 12
+    steps_per_epoch: int = 0  # 0 = official max(N_photo, N_style) // global batch
+    steps: int = 0  # distill: total steps (train: 0 = epochs * steps_per_epoch)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | off | bf16 | fp16
+    log_every: int = 10
+    val_every: int = 0  # steps between validation grids (0 = once per epoch)
+    ckpt_every: int = 0  # steps between checkpoints (0 = once per epoch)
+    keep_epochs: bool = True  # keep a generator snapshot for every epoch (to choose by eye)
+    progress: bool = True
+    tensorboard: bool = False
+    threads: int = 0  # torch CPU threads (0 = torch default)
+
+
+@dataclass
+class VggCfg:
+    """Perceptual network. ``weights``: torchvision ``vgg19`` state dict (.pth/.pt/.safetensors),
+    Caffe ``vgg19.npy``, ``"auto"`` (torchvision's hub cache, never downloads) or ``"random"``
+    (seeded random weights, for smoke tests only)."""
+
+    weights: str = "auto"
+
+
+@dataclass
+class ExportCfg:
+    """What goes into the exported style's manifest."""
+
+    id: str = ""  # default: slug of the style name
+    name: str = ""
+    description: str = ""
+    licence: str = ""
+    attribution: str = ""
+    recommended_size: int = 0  # 0 = arch default (512 quality, 640 lite)
+    fp16: bool = False
+    onnx: bool = False  # also write an ONNX style (checked against ONNX Runtime)
+
+
+@dataclass
+class Config:
+    schema: int = SCHEMA_VERSION
+    preset: str = ""
+    data: DataCfg = field(default_factory=DataCfg)
+    model: ModelCfg = field(default_factory=ModelCfg)
+    loss: LossCfg = field(default_factory=LossCfg)
+    optim: OptimCfg = field(default_factory=OptimCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    vgg: VggCfg = field(default_factory=VggCfg)
+    export: ExportCfg = field(default_factory=ExportCfg)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def hash(self, *, ignore: tuple[str, ...] = ()) -> str:
+        """sha256 of the config without the ``section.key`` entries in ``ignore``."""
+        d = self.to_dict()
+        for key in ignore:
+            sec, _, k = key.partition(".")
+            if k:
+                d.get(sec, {}).pop(k, None)
+            else:
+                d.pop(sec, None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+# Keys that may change when resuming without changing what has been computed so far.
+RESUME_MUTABLE = (
+    "train.epochs", "train.steps", "train.device", "train.log_every", "train.val_every",
+    "train.ckpt_every", "train.progress", "train.tensorboard", "train.threads", "train.keep_epochs",
+    "data.num_workers", "data.root", "data.photos", "data.val", "data.teacher_cache", "vgg.weights",
+    "export",
+)
+
+# --------------------------------------------------------------------------- presets
+
+_DISTILL_BASE: dict[str, Any] = {
+    "model": {"arch": "lite"},
+    "data": {"size": 192, "scales": [1.0, 0.8, 0.67]},
+    "train": {"batch": 16, "steps": 20000, "ckpt_every": 1000, "val_every": 1000, "amp": "auto"},
+    "optim": {"lr": 5e-4, "beta1": 0.9, "beta2": 0.999, "schedule": "cosine", "warmup_steps": 200},
+    "loss": {"pixel": 1.0, "edge": 1.0, "feat": 0.0, "gan": 0.0},
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Official AnimeGANv2 weights (train.py comments, tools/ops.py L214-216); they assume Caffe VGG19.
+    "hayao": {
+        "loss": {"con": 1.5, "sty": 2.5, "col": 15.0, "tv": 1.0, "g_adv": 300.0, "d_adv": 300.0,
+                 "d_real": 1.2, "d_fake": 1.2, "d_gray": 1.2, "d_smooth": 0.8},
+    },
+    "shinkai": {
+        "loss": {"con": 1.2, "sty": 2.0, "col": 10.0, "tv": 1.0, "g_adv": 300.0, "d_adv": 300.0,
+                 "d_real": 1.7, "d_fake": 1.7, "d_gray": 1.7, "d_smooth": 1.0},
+    },
+    "paprika": {
+        "loss": {"con": 2.0, "sty": 0.6, "col": 50.0, "tv": 0.1, "g_adv": 300.0, "d_adv": 300.0,
+                 "d_real": 1.0, "d_fake": 1.0, "d_gray": 1.0, "d_smooth": 0.005},
+    },
+    # Distillation into the real-time ``lite`` student (the built-in lite styles).
+    "distill_lite": _DISTILL_BASE,
+    # Distillation into the full AnimeGANv2 generator (quality tier).
+    "distill_animeganv2": {**_DISTILL_BASE, "model": {"arch": "animeganv2"},
+                           "data": {"size": 256, "scales": [1.0, 0.8, 0.67]},
+                           "train": {**_DISTILL_BASE["train"], "batch": 8},
+                           "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4}},
+    # Smoke runs: finish in seconds on 2 CPU cores; random VGG weights (no file needed).
+    "ci_tiny": {
+        "data": {"size": 64, "num_workers": 0, "n_val": 2, "holdout": 2, "photo_max_side": 128,
+                 "scales": [1.0, 0.75]},
+        "model": {"d_ch": 16},
+        "train": {"epochs": 2, "init_epochs": 1, "batch": 2, "steps_per_epoch": 2, "steps": 6,
+                  "log_every": 1, "val_every": 0, "ckpt_every": 0, "amp": "off", "progress": False},
+        "optim": {"warmup_steps": 0},
+        "vgg": {"weights": "random"},
+        "export": {"recommended_size": 256},
+    },
+}
+
+# Defaults of the distill command (before the preset): the ``distill_lite`` preset.
+DISTILL_DEFAULT_PRESET = "distill_lite"
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def _section_types() -> dict[str, type]:
+    return {f.name: f.type for f in fields(Config)}  # type: ignore[misc]
+
+
+def _coerce(value: Any, current: Any, where: str) -> Any:
+    """Coerce ``value`` to the type of ``current`` (ints to floats, etc.)."""
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if isinstance(current, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            f = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+        if not math.isfinite(f) or f != int(f):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return int(f)
+    if isinstance(current, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(current, str):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if isinstance(current, list):
+        if isinstance(value, str):
+            value = [v for v in value.replace(" ", "").split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [float(v) for v in value] if all(isinstance(c, float) for c in current) else list(value)
+    if isinstance(current, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return dict(value)
+    return value
+
+
+def merge(cfg: Config, data: dict[str, Any], *, origin: str = "config") -> Config:
+    """Return a copy of ``cfg`` with the nested mapping ``data`` applied (unknown keys rejected)."""
+    cfg = copy.deepcopy(cfg)
+    for key, value in data.items():
+        if key in ("schema", "preset"):
+            if key == "schema" and int(value) > SCHEMA_VERSION:
+                raise ConfigError(f"{origin}: schema {value} is newer than this version ({SCHEMA_VERSION})")
+            if key == "preset":
+                cfg.preset = str(value)
+            continue
+        section = getattr(cfg, key, None)
+        if section is None or not is_dataclass(section):
+            known = ", ".join(f.name for f in fields(Config))
+            raise ConfigError(f"{origin}: unknown section {key!r} (known: {known})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: [{key}] must be a table")
+        names = {f.name for f in fields(section)}
+        for k, v in value.items():
+            if k not in names:
+                raise ConfigError(f"{origin}: unknown key {key}.{k} (known: {', '.join(sorted(names))})")
+            setattr(section, k, _coerce(v, getattr(section, k), f"{origin}: {key}.{k}"))
+    return cfg
+
+
+def apply_preset(cfg: Config, name: str) -> Config:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(sorted(PRESETS))})")
+    out = merge(cfg, PRESETS[name], origin=f"preset {name}")
+    out.preset = name
+    return out
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["loss.col=15", "data.scales=[1.0,0.5]"]`` → nested mapping (values parsed as TOML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        sec, dot, k = key.strip().partition(".")
+        if not eq or not dot or not sec or not k:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        out.setdefault(sec, {})[k] = _parse_value(raw.strip())
+    return out
+
+
+def _parse_value(raw: str) -> Any:
+    tomllib = _tomllib()
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except Exception:
+        return raw
+
+
+def _tomllib() -> Any:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``, needs PyYAML) config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml  # type: ignore[import-untyped]
+        except ModuleNotFoundError:
+            raise ConfigError(f"{path.name}: YAML configs need PyYAML (pip install pyyaml), or use TOML") from None
+        data = yaml.safe_load(text) or {}
+    else:
+        try:
+            data = _tomllib().loads(text)
+        except Exception as e:
+            raise ConfigError(f"{path.name}: invalid TOML ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name}: top level must be a table")
+    return data
+
+
+def resolve(
+    *, base_preset: str = "", config_file: str | Path | None = None, preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """defaults → ``base_preset`` → preset (CLI wins over the file's ``preset``) → file → overrides."""
+    cfg = Config()
+    if base_preset:
+        cfg = apply_preset(cfg, base_preset)
+    file_data = load_file(config_file) if config_file else {}
+    name = preset or file_data.get("preset") or ""
+    if name:
+        cfg = apply_preset(cfg, str(name))
+    if file_data:
+        file_data = {k: v for k, v in file_data.items() if k != "preset"}
+        cfg = merge(cfg, file_data, origin=str(config_file))
+    if overrides:
+        cfg = merge(cfg, overrides, origin="command line")
+    validate(cfg)
+    return cfg
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    cfg = merge(Config(), {k: v for k, v in data.items() if k != "preset"}, origin="checkpoint")
+    cfg.preset = str(data.get("preset", ""))
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    problems = []
+    if cfg.data.size < 16 or cfg.data.size % 8:
+        problems.append(f"data.size {cfg.data.size} must be a multiple of 8 and >= 16")
+    if cfg.train.batch < 1:
+        problems.append("train.batch must be >= 1")
+    if cfg.train.init_epochs < 0 or cfg.train.epochs < 1:
+        problems.append("train.epochs must be >= 1 and train.init_epochs >= 0")
+    if cfg.train.amp not in ("auto", "off", "bf16", "fp16"):
+        problems.append(f"train.amp {cfg.train.amp!r} is not auto|off|bf16|fp16")
+    if cfg.optim.schedule not in ("constant", "cosine"):
+        problems.append(f"optim.schedule {cfg.optim.schedule!r} is not constant|cosine")
+    if not cfg.data.scales or any(s <= 0 for s in cfg.data.scales):
+        problems.append("data.scales must be a non-empty list of positive numbers")
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- TOML output
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def to_toml(cfg: Config) -> str:
+    d = cfg.to_dict()
+    lines = [f"schema = {d.pop('schema')}", f"preset = {_toml_value(d.pop('preset'))}", ""]
+    for sec, values in d.items():
+        lines.append(f"[{sec}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,421 @@
+"""Teacher distillation: a student generator learns to reproduce any style the app can run.
+
+1. Photos (``data.photos``, recursive) are split deterministically into train and held-out sets.
+2. Teacher outputs are computed once per photo *and scale* with the app's own backend
+   (``create_backend(load_style(teacher)).process``, at the photo's own resolution) and cached as
+   PNG under ``data.teacher_cache`` (default ``RUN_DIR/teacher_cache``), keyed by the teacher's
+   checksum; several ranks share the work.
+3. The student sees random crops at several scales (teacher computed at that scale) and learns with
+   pixel L1 + an image-gradient term, optionally VGG feature matching and a patch-GAN term.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from cartoon_cam.inference.registry import arch_info, create_model
+
+from . import losses as L
+from .config import Config, ConfigError
+from .data import PairCropDataset, StreamBatchSampler, infinite_loader, to_tensor, to_uint8
+from .discriminator import Discriminator
+from .export import export_generator
+from .prep import list_images, read_rgb
+from .runtime import (
+    DistInfo,
+    MetricsWriter,
+    RunDir,
+    Throughput,
+    amp_dtype,
+    autocast,
+    barrier,
+    cleanup_distributed,
+    dist_env,
+    init_distributed,
+    load_checkpoint,
+    make_scaler,
+    optimizer_step,
+    pick_device,
+    progress,
+    rng_state,
+    save_checkpoint,
+    save_grid,
+    scheduled_lr,
+    seed_everything,
+    set_lr,
+    set_rng_state,
+    setup_logging,
+    unwrap,
+)
+from .trainer import check_resume_config, load_generator_weights
+
+log = logging.getLogger("training")
+
+
+# --------------------------------------------------------------------------- photos and cache
+
+
+def split_photos(folder: str | Path, seed: int, holdout: int, max_photos: int = 0) -> tuple[list[Path], list[Path]]:
+    """Deterministic (train, held-out) split of the photos under ``folder`` (recursive)."""
+    files = list_images(folder, recursive=True)
+    if not files:
+        raise FileNotFoundError(f"no photos found under {folder}")
+    rng = np.random.default_rng(seed)
+    files = [files[i] for i in rng.permutation(len(files))]
+    if max_photos:
+        files = files[:max_photos]
+    n_hold = min(holdout, max(0, len(files) - 1))
+    return files[n_hold:], files[:n_hold]
+
+
+def load_photo(path: Path, max_side: int) -> np.ndarray:
+    """uint8 RGB photo, downscaled (area filter) so its longer side is at most ``max_side`` (0 = keep)."""
+    img = read_rgb(path)
+    h, w = img.shape[:2]
+    if max_side and max(h, w) > max_side:
+        s = max_side / max(h, w)
+        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def scale_image(img: np.ndarray, s: float) -> np.ndarray:
+    """Resize uint8 HxWx3 by factor ``s`` (area when shrinking, cubic when growing; identity at 1)."""
+    if s == 1.0:
+        return img
+    h, w = img.shape[:2]
+    size = (max(8, round(w * s)), max(8, round(h * s)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class TeacherCache:
+    """PNG cache of teacher outputs: ``<root>/<teacher sha[:16]>_m<max_side>/<photo key>_s<scale>.png``.
+
+    ``index.json`` maps photo keys to their (h, w) at scale 1 (after ``max_side``).
+    """
+
+    def __init__(self, root: Path, teacher: str, max_side: int) -> None:
+        self.teacher = teacher
+        p = Path(teacher)
+        ident = file_sha256(p) if p.is_file() else f"id:{teacher}"
+        self.dir = Path(root) / f"{hashlib.sha256(ident.encode()).hexdigest()[:16]}_m{max_side}"
+        self.max_side = max_side
+
+    @staticmethod
+    def key(photo: Path) -> str:
+        return hashlib.sha1(str(photo.resolve()).encode()).hexdigest()[:20]
+
+    def path(self, photo: Path, s: float) -> Path:
+        return self.dir / f"{self.key(photo)}_s{s:.3f}.png"
+
+    def build(self, photos: list[Path], scales: list[float], info: DistInfo, device: str = "auto",
+              backend: str = "auto", show_progress: bool = True) -> dict[str, tuple[int, int]]:
+        """Compute missing teacher outputs (rank ``r`` does photos ``r::world``); returns sizes."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        todo = [(i, p) for i, p in enumerate(photos) if i % info.world_size == info.rank
+                and not all(self.path(p, s).is_file() for s in scales)]
+        if todo:
+            from cartoon_cam.inference.backends import create_backend
+            from cartoon_cam.inference.catalog import load_style
+
+            t0 = time.perf_counter()
+            teacher = create_backend(load_style(self.teacher), backend=backend, device=device)
+            log.info("teacher %s (%s): computing %d photos x %d scales", self.teacher, teacher.describe(),
+                     len(todo), len(scales))
+            bar = progress(len(todo), 0, show_progress and info.is_main, "teacher")
+            try:
+                for _, p in todo:
+                    photo = load_photo(p, self.max_side)
+                    for s in scales:
+                        out = self.path(p, s)
+                        if out.is_file():
+                            continue
+                        x = scale_image(photo, s)
+                        teacher.size = max(x.shape[:2])  # run at the photo's own resolution
+                        y = teacher.process(x)
+                        tmp = out.with_name(out.stem + ".tmp.png")
+                        if not cv2.imwrite(str(tmp), np.ascontiguousarray(y[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                            raise OSError(f"cannot write {tmp}")
+                        tmp.replace(out)
+                    bar.update(1)
+            finally:
+                bar.close()
+                teacher.close()
+            log.info("teacher cache: %d photos in %.1f s", len(todo), time.perf_counter() - t0)
+        barrier(info)
+        sizes: dict[str, tuple[int, int]] = {}
+        for p in photos:
+            img = cv2.imread(str(self.path(p, 1.0)) if 1.0 in scales else str(self.path(p, scales[0])))
+            if img is None:
+                raise OSError(f"teacher cache entry missing for {p}")
+            h, w = img.shape[:2]
+            if 1.0 not in scales:
+                h, w = round(h / scales[0]), round(w / scales[0])
+            sizes[str(p)] = (h, w)
+        return sizes
+
+
+class PairSource:
+    """Picklable ``(idx, scale) → (photo, teacher)`` (uint8 RGB, same size) for the data loader."""
+
+    def __init__(self, photos: list[Path], cache: TeacherCache) -> None:
+        self.photos, self.cache = photos, cache
+
+    def __call__(self, idx: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+        p = self.photos[idx]
+        photo = scale_image(load_photo(p, self.cache.max_side), s)
+        teacher = cv2.imread(str(self.cache.path(p, s)), cv2.IMREAD_COLOR)
+        if teacher is None:
+            raise OSError(f"teacher cache entry missing: {self.cache.path(p, s)}")
+        teacher = teacher[:, :, ::-1]
+        if teacher.shape[:2] != photo.shape[:2]:  # defensive: a cache built with other settings
+            teacher = cv2.resize(teacher, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
+        return photo, np.ascontiguousarray(teacher)
+
+
+def val_pairs(holdout: list[Path], cache: TeacherCache, n: int, multiple: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Held-out (photo, teacher) pairs at scale 1, cropped to the size multiple."""
+    src = PairSource(holdout, cache)
+    out = []
+    for i in range(min(n, len(holdout))):
+        photo, teacher = src(i, 1.0)
+        h, w = (photo.shape[0] // multiple) * multiple, (photo.shape[1] // multiple) * multiple
+        out.append((photo[:h, :w], teacher[:h, :w]))
+    return out
+
+
+# --------------------------------------------------------------------------- training
+
+
+def distill(
+    cfg: Config, out: str | Path, teacher: str, *, resume: str | None = None, stop_after: int | None = None,
+    allow_config_change: bool = False, teacher_device: str = "auto", teacher_backend: str = "auto",
+) -> dict[str, Any]:
+    """Distil ``teacher`` (style id or file) into ``cfg.model.arch``; returns a summary."""
+    try:
+        return _distill(cfg, Path(out), teacher, resume, stop_after, allow_config_change, teacher_device,
+                        teacher_backend)
+    finally:
+        cleanup_distributed()
+
+
+def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_after: int | None, allow_change: bool,
+             teacher_device: str, teacher_backend: str) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    info = dist_env()
+    device = pick_device(cfg.train.device, info)
+    init_distributed(device, info)
+    run = RunDir(out)
+    setup_logging(run, info.is_main)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    if not cfg.data.photos:
+        raise ConfigError("distill needs photos: --photos DIR")
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(run.last if resume == "auto" else resume)
+        if ckpt.get("command") != "distill":
+            raise ConfigError("resume: that checkpoint is not from 'distill'")
+        check_resume_config(ckpt["config"], cfg, allow_change)
+        teacher = teacher or ckpt["teacher"]
+    if not teacher:
+        raise ConfigError("distill needs a teacher: --teacher STYLE (style id or model file)")
+    if info.is_main:
+        run.create(cfg, "distill")
+    barrier(info)
+
+    # ---------------------------------------------------------------- data + teacher cache
+    train_files, holdout = split_photos(cfg.data.photos, cfg.train.seed, cfg.data.holdout, cfg.data.max_photos)
+    if info.is_main:
+        (run.root / "holdout.txt").write_text("".join(f"{p}\n" for p in holdout), encoding="utf-8")
+    scales = sorted({float(s) for s in cfg.data.scales} | {1.0}, reverse=True)
+    cache = TeacherCache(Path(cfg.data.teacher_cache) if cfg.data.teacher_cache else run.root / "teacher_cache",
+                         teacher, cfg.data.photo_max_side)
+    t_cache = time.perf_counter()
+    sizes = cache.build(train_files + holdout, scales, info, device=teacher_device, backend=teacher_backend,
+                        show_progress=cfg.train.progress)
+    t_cache = time.perf_counter() - t_cache
+    crop, batch = cfg.data.size, cfg.train.batch
+    ds = PairCropDataset(PairSource(train_files, cache), len(train_files), cfg.data.scales, crop,
+                         [sizes[str(p)] for p in train_files], hflip=cfg.data.hflip)
+    total = cfg.train.steps
+
+    # ---------------------------------------------------------------- models
+    seed_everything(cfg.train.seed)
+    S = create_model(cfg.model.arch, **cfg.model.arch_config)
+    multiple = arch_info(cfg.model.arch).size_multiple
+    if crop % multiple:
+        raise ConfigError(f"data.size {crop} must be a multiple of {multiple} for {cfg.model.arch}")
+    if cfg.model.init_from and ckpt is None:
+        S.load_state_dict(load_generator_weights(cfg.model.init_from))
+    S.train().to(device)
+    lw, o = cfg.loss, cfg.optim
+    use_gan, use_feat = lw.gan > 0, lw.feat > 0
+    D = Discriminator(cfg.model.d_ch, cfg.model.d_layers, cfg.model.d_sn).train().to(device) if use_gan else None
+    vgg = None
+    if use_feat:
+        from .vgg import load_vgg
+
+        vgg = load_vgg(cfg.vgg.weights, seed=cfg.train.seed).to(device)
+    betas = (o.beta1, o.beta2)
+    opt_s = torch.optim.Adam(S.parameters(), lr=o.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=(0.5, 0.999)) if D is not None else None
+    dtype = amp_dtype(cfg.train.amp, device)
+    scalers = {k: make_scaler(device, dtype) for k in ("s", "d")}
+
+    start = 0
+    if ckpt is not None:
+        S.load_state_dict(ckpt["G"])
+        opt_s.load_state_dict(ckpt["opt_s"])
+        if D is not None and opt_d is not None:
+            D.load_state_dict(ckpt["D"])
+            opt_d.load_state_dict(ckpt["opt_d"])
+        for k, s in scalers.items():
+            s.load_state_dict(ckpt["scalers"][k])
+        set_rng_state(ckpt["rng"])
+        start = int(ckpt["step"])
+        log.info("resumed from step %d", start)
+
+    Sd: nn.Module = S
+    Dd: nn.Module | None = D
+    if info.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        Sd = DDP(S, device_ids=ids)
+        Dd = DDP(D, device_ids=ids) if D is not None else None
+
+    metrics = MetricsWriter(run.metrics, run.root / "tb" if cfg.train.tensorboard else None) if info.is_main else None
+    if metrics is not None and start:
+        metrics.truncate_after(start)
+    val = val_pairs(holdout or train_files, cache, cfg.data.n_val, multiple) if info.is_main else []
+    it = infinite_loader(ds, StreamBatchSampler(len(ds), batch, seed=cfg.train.seed, stream=10, rank=info.rank,
+                                                world_size=info.world_size, start_step=start), cfg.data.num_workers)
+    val_every = cfg.train.val_every or max(1, total // 10)
+    ckpt_every = cfg.train.ckpt_every or max(1, total // 10)
+    end = total if stop_after is None else min(total, stop_after)
+    log.info("distill: teacher %s → %s; %d train / %d held-out photos; crop %d, scales %s, batch %d x %d, %d steps, "
+             "device %s, amp %s", teacher, cfg.model.arch, len(train_files), len(holdout), crop, cfg.data.scales,
+             batch, info.world_size, total, device, dtype)
+
+    def checkpoint(step: int) -> None:
+        if not info.is_main:
+            return
+        payload: dict[str, Any] = {
+            "command": "distill", "step": step, "teacher": teacher, "G": unwrap(S).state_dict(),
+            "opt_s": opt_s.state_dict(), "scalers": {k: s.state_dict() for k, s in scalers.items()},
+            "rng": rng_state(), "config": cfg.to_json(), "world_size": info.world_size,
+        }
+        if D is not None and opt_d is not None:
+            payload.update(D=D.state_dict(), opt_d=opt_d.state_dict())
+        save_checkpoint(run.last, payload)
+
+    def validate(step: int) -> None:
+        if not (info.is_main and val):
+            return
+        S.eval()
+        with torch.no_grad():
+            outs = [to_uint8(S(to_tensor(p)[None].to(device))) for p, _ in val]
+        S.train()
+        save_grid(run.samples / f"step_{step:07d}.jpg", [[p, t, s] for (p, t), s in zip(val, outs, strict=True)])
+
+    bar = progress(end, start, cfg.train.progress and info.is_main, "distill")
+    thr = Throughput()
+    step = start
+    try:
+        for step in range(start, end):
+            lr = scheduled_lr(o.lr, step, total, o.schedule, o.warmup_steps)
+            set_lr(opt_s, lr)
+            x, t = (v.to(device, non_blocking=True) for v in next(it))
+            with autocast(device, dtype):
+                y = Sd(x)
+            rec: dict[str, Any] = {}
+            if D is not None and Dd is not None and opt_d is not None:
+                with autocast(device, dtype):
+                    logits = Dd(torch.cat([t, y.detach()]))
+                real, fake = logits.float().split(x.shape[0])
+                d_loss = L.lsgan_pair_d_loss(real, fake)
+                optimizer_step(d_loss, opt_d, scalers["d"], list(D.parameters()), o.grad_clip)
+                rec["d_loss"] = d_loss.item()
+            pix = L.pixel_loss(y, t)
+            edge = L.edge_loss(y, t)
+            loss = lw.pixel * pix + lw.edge * edge
+            rec.update(pixel=pix.item(), edge=edge.item())
+            if vgg is not None:
+                with autocast(device, dtype):
+                    f_y = vgg(y)
+                    with torch.no_grad():
+                        f_t = vgg(t)
+                feat = L.feature_loss(f_y, f_t)
+                loss = loss + lw.feat * feat
+                rec["feat"] = feat.item()
+            if D is not None:
+                D.requires_grad_(False)
+                with autocast(device, dtype):
+                    g_logits = D(y)
+                adv = L.lsgan_g_loss(g_logits)
+                loss = loss + lw.gan * adv
+                rec["g_adv"] = adv.item()
+            optimizer_step(loss, opt_s, scalers["s"], list(S.parameters()), o.grad_clip)
+            if D is not None:
+                D.requires_grad_(True)
+            rec["total"] = loss.item()
+            if not all(math.isfinite(v) for v in rec.values()):
+                raise FloatingPointError(f"step {step}: non-finite loss {rec}")
+            thr.tick()
+            done = step + 1
+            if metrics is not None and (done % cfg.train.log_every == 0 or done == end):
+                metrics.write({"step": done, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **rec})
+            bar.update(1)
+            if info.is_main:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items() if k in ("total", "pixel")})
+            if done % ckpt_every == 0 and done < end:
+                checkpoint(done)
+            if done % val_every == 0 and done < end:
+                validate(done)
+        step = end
+    except KeyboardInterrupt:
+        log.warning("interrupted at step %d: saving a checkpoint", step)
+        checkpoint(step)
+        raise
+    finally:
+        bar.close()
+    checkpoint(step)
+    validate(step)
+    exported: list[Path] = []
+    if info.is_main and step >= total:
+        name = cfg.export.name or f"{Path(teacher).stem} ({cfg.model.arch})"
+        if not cfg.export.name:
+            cfg.export.name = name
+        source = f"cartoon-cam-train distill from {Path(teacher).name} (preset {cfg.preset or 'custom'}, step {step})"
+        exported = export_generator(unwrap(S).cpu().state_dict(), cfg, run.export, source=source,
+                                    thumbnail_input=val[0][0] if val else None)
+        (run.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
+                                                           "cache": str(cache.dir)}, indent=2), encoding="utf-8")
+    barrier(info)
+    if metrics is not None:
+        metrics.close()
+    elapsed = time.perf_counter() - t_start
+    log.info("distill: %d steps done in %.1f s (teacher cache %.1f s)", step, elapsed, t_cache)
+    return {"steps": step, "total_steps": total, "finished": step >= total, "exported": [str(p) for p in exported],
+            "seconds": elapsed, "teacher_seconds": t_cache, "run_dir": str(run.root)}
+
+
+__all__ = ["DistInfo", "PairSource", "TeacherCache", "distill", "load_photo", "scale_image", "split_photos"]

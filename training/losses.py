@@ -1,0 +1,124 @@
+"""Losses of AnimeGANv2 (official ``tools/ops.py``) and of teacher distillation.
+
+All images are float NCHW **RGB** in [-1, 1]; features are VGG19 conv4_4 pre-ReLU maps. Every loss
+computes in float32 (inputs are upcast), so it is safe under autocast, and returns a 0-dim tensor.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# tf.image.rgb_to_yuv kernel: yuv = rgb @ K (rows R, G, B; columns Y, U, V).
+YUV_KERNEL = torch.tensor(
+    [[0.299, -0.14714119, 0.61497538],
+     [0.587, -0.28886916, -0.51496512],
+     [0.114, 0.43601035, -0.10001026]],
+    dtype=torch.float32,
+)
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # R, G, B
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Per-sample Gram matrix: N x C x H x W → N x C x C, ``F Fᵀ / (C·H·W)`` (no mixing of samples)."""
+    n, c, h, w = features.shape
+    f = features.float().reshape(n, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def content_loss(feat_photo: torch.Tensor, feat_fake: torch.Tensor) -> torch.Tensor:
+    """L1 mean between VGG features of the photo and of the generated image."""
+    return F.l1_loss(feat_fake.float(), feat_photo.float())
+
+
+def style_loss(feat_anime_gray: torch.Tensor, feat_fake: torch.Tensor) -> torch.Tensor:
+    """L1 mean between per-sample Gram matrices of grayscale-anime and generated features."""
+    return F.l1_loss(gram(feat_fake), gram(feat_anime_gray))
+
+
+def rgb_to_yuv(x: torch.Tensor) -> torch.Tensor:
+    """NCHW RGB in [-1, 1] → NCHW YUV (channels Y, U, V) of the [0, 1] image (TF kernel)."""
+    x = (x.float() + 1.0) / 2.0
+    return torch.einsum("nchw,cd->ndhw", x, YUV_KERNEL.to(x.device))
+
+
+def color_loss(photo: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """``L1(Y) + Huber(U) + Huber(V)`` (Huber δ = 1, mean) between photo and generated image."""
+    p, g = rgb_to_yuv(photo), rgb_to_yuv(fake)
+    return (
+        F.l1_loss(g[:, 0], p[:, 0])
+        + F.smooth_l1_loss(g[:, 1], p[:, 1], beta=1.0)
+        + F.smooth_l1_loss(g[:, 2], p[:, 2], beta=1.0)
+    )
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """Total variation, official form: ``mean(dh²)/2 + mean(dw²)/2`` over height and width only."""
+    x = x.float()
+    dh = x[:, :, 1:, :] - x[:, :, :-1, :]
+    dw = x[:, :, :, 1:] - x[:, :, :, :-1]
+    return dh.pow(2).mean() / 2 + dw.pow(2).mean() / 2
+
+
+def lsgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator LSGAN term ``mean((D(G(p)) - 1)²)``."""
+    return (fake_logits.float() - 1.0).pow(2).mean()
+
+
+def lsgan_d_loss(
+    real: torch.Tensor, fake: torch.Tensor, gray: torch.Tensor, smooth: torch.Tensor,
+    weights: tuple[float, float, float, float] = (1.7, 1.7, 1.7, 1.0),
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """AnimeGANv2 D loss (before ``d_adv``) from D logits of: colour anime (``real``), generated
+    images (``fake``), grayscale anime (``gray``) and grayscale smoothed anime (``smooth``)::
+
+        w_r·mean((real-1)²) + w_f·mean(fake²) + w_g·mean(gray²) + w_b·mean(smooth²)
+
+    ``weights`` = (w_real, w_fake, w_gray, w_smooth). Returns (total, unweighted terms).
+    """
+    terms = {
+        "d_real": (real.float() - 1.0).pow(2).mean(),
+        "d_fake": fake.float().pow(2).mean(),
+        "d_gray": gray.float().pow(2).mean(),
+        "d_smooth": smooth.float().pow(2).mean(),
+    }
+    w_r, w_f, w_g, w_b = weights
+    total = w_r * terms["d_real"] + w_f * terms["d_fake"] + w_g * terms["d_gray"] + w_b * terms["d_smooth"]
+    return total, terms
+
+
+def rgb_to_gray(x: torch.Tensor) -> torch.Tensor:
+    """NCHW RGB → NCHW 3-channel grayscale ``0.299 R + 0.587 G + 0.114 B`` (replicated)."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    y = GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b
+    return y.expand(-1, 3, -1, -1)
+
+
+# --------------------------------------------------------------------------- distillation
+
+
+def pixel_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """L1 mean between student and teacher images."""
+    return F.l1_loss(student.float(), teacher.float())
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences per channel: (d/dy: N x C x H-1 x W, d/dx: N x C x H x W-1)."""
+    return x[:, :, 1:, :] - x[:, :, :-1, :], x[:, :, :, 1:] - x[:, :, :, :-1]
+
+
+def edge_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Gradient term: ``mean|∂y S - ∂y T| + mean|∂x S - ∂x T|`` (keeps lines and flat regions)."""
+    sy, sx = image_gradients(student.float())
+    ty, tx = image_gradients(teacher.float())
+    return (sy - ty).abs().mean() + (sx - tx).abs().mean()
+
+
+def feature_loss(feat_student: torch.Tensor, feat_teacher: torch.Tensor) -> torch.Tensor:
+    """Feature matching: L1 mean between VGG features of student and teacher outputs."""
+    return F.l1_loss(feat_student.float(), feat_teacher.float())
+
+
+def lsgan_pair_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Plain LSGAN D loss ``mean((real-1)²) + mean(fake²)`` (distillation patch-GAN)."""
+    return (real.float() - 1.0).pow(2).mean() + fake.float().pow(2).mean()

@@ -1,0 +1,355 @@
+"""AnimeGANv2 training: content-only init phase, then LSGAN with content/style/colour/TV losses.
+
+Faithful to the official code (see ``/docs/TRAINING.md`` and the research brief): three independent
+data streams (photos; colour + grayscale anime; grayscale smoothed anime), D updated before G on the
+same generated batch, Adam(β1, β2) with constant learning rates, loss weights from the preset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from cartoon_cam.inference.registry import arch_info, create_model
+
+from . import losses as L
+from .config import RESUME_MUTABLE, Config, ConfigError
+from .data import (
+    ImageFolderDataset,
+    StreamBatchSampler,
+    data_mean_shift,
+    infinite_loader,
+    to_tensor,
+    to_uint8,
+)
+from .discriminator import Discriminator
+from .export import export_generator
+from .prep import check_layout, list_images, read_rgb, resize_crop
+from .runtime import (
+    DistInfo,
+    MetricsWriter,
+    RunDir,
+    Throughput,
+    amp_dtype,
+    autocast,
+    barrier,
+    cleanup_distributed,
+    dist_env,
+    init_distributed,
+    load_checkpoint,
+    make_scaler,
+    optimizer_step,
+    pick_device,
+    progress,
+    rng_state,
+    save_checkpoint,
+    save_grid,
+    seed_everything,
+    set_lr,
+    set_rng_state,
+    setup_logging,
+    unwrap,
+)
+from .vgg import load_vgg
+
+log = logging.getLogger("training")
+
+
+def he_init(model: nn.Module) -> None:
+    """He (fan-in, normal) init of every conv weight, as the official ``variance_scaling_initializer``."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, a=0.0, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def load_generator_weights(path: str) -> dict[str, torch.Tensor]:
+    """Generator weights from a style file (``.safetensors``) or a cartoon-cam-train checkpoint."""
+    p = Path(path)
+    if p.suffix == ".pt":
+        return load_checkpoint(p)["G"]
+    from cartoon_cam.inference.style import read_style
+
+    sf = read_style(p)
+    if sf.tensors is None:
+        raise ConfigError(f"{p.name}: not a torch-architecture style")
+    return {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in sf.tensors.items()}
+
+
+def check_resume_config(ckpt_cfg_json: str, cfg: Config, allow_change: bool) -> None:
+    from .config import from_dict
+
+    old = from_dict(json.loads(ckpt_cfg_json))
+    if old.hash(ignore=RESUME_MUTABLE) != cfg.hash(ignore=RESUME_MUTABLE) and not allow_change:
+        a, b = old.to_dict(), cfg.to_dict()
+        diffs = [f"{s}.{k}: {a[s][k]!r} → {b[s][k]!r}" for s in a if isinstance(a[s], dict)
+                 for k in a[s] if a[s][k] != b[s].get(k) and f"{s}.{k}" not in RESUME_MUTABLE and s not in RESUME_MUTABLE]
+        raise ConfigError("resume: the configuration differs from the checkpoint's ("
+                          + "; ".join(diffs) + "); pass --allow-config-change to accept")
+
+
+def val_images(cfg: Config, fallback: list[Path], size: int) -> list[np.ndarray]:
+    """Validation photos (uint8 RGB, ``size`` x ``size``): ``data.val``, else ``root/val``, else the
+    first training photos."""
+    folder = Path(cfg.data.val) if cfg.data.val else Path(cfg.data.root) / "val"
+    files = list_images(folder) if folder.is_dir() else []
+    files = (files or fallback)[: max(1, cfg.data.n_val)]
+    return [resize_crop(read_rgb(f), size) for f in files]
+
+
+@torch.no_grad()
+def generate(model: nn.Module, images: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
+    """Run a generator on uint8 RGB images (one at a time) → uint8 RGB images."""
+    out = []
+    for im in images:
+        y = model(to_tensor(im)[None].to(device))
+        out.append(to_uint8(y))
+    return out
+
+
+def train(
+    cfg: Config, out: str | Path, *, resume: str | None = None, stop_after: int | None = None,
+    allow_config_change: bool = False,
+) -> dict[str, Any]:
+    """Run (or resume) AnimeGANv2 training into ``out``; returns a summary (steps, exported files).
+
+    ``stop_after``: stop (with a checkpoint) once this many steps are done — an interruption for
+    tests and time-boxed jobs, not part of the schedule.
+    """
+    try:
+        return _train(cfg, Path(out), resume, stop_after, allow_config_change)
+    finally:
+        cleanup_distributed()
+
+
+def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, allow_change: bool) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    info = dist_env()
+    device = pick_device(cfg.train.device, info)
+    init_distributed(device, info)
+    run = RunDir(out)
+    setup_logging(run, info.is_main)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(run.last if resume == "auto" else resume)
+        if ckpt.get("command") != "train":
+            raise ConfigError("resume: that checkpoint is not from 'train'")
+        check_resume_config(ckpt["config"], cfg, allow_change)
+    if info.is_main:
+        run.create(cfg, "train")
+    barrier(info)
+
+    # ---------------------------------------------------------------- data
+    files = check_layout(cfg.data.root, cfg.data.style)
+    photos = files["photo"][: cfg.data.max_photos or None]
+    size, batch = cfg.data.size, cfg.train.batch
+    shift = data_mean_shift(files["style"]) if cfg.data.data_mean else None
+    photo_ds = ImageFolderDataset(photos, size)
+    style_ds = ImageFolderDataset(files["style"], size, gray=True, shift=shift)
+    smooth_ds = ImageFolderDataset(files["smooth"], size, only_gray=True)
+    gb = batch * info.world_size
+    spe = cfg.train.steps_per_epoch or max(1, max(len(photo_ds), len(style_ds)) // gb)
+    total = cfg.train.epochs * spe
+    init_steps = min(total, cfg.train.init_epochs * spe)
+
+    # ---------------------------------------------------------------- models
+    seed_everything(cfg.train.seed)
+    G = create_model(cfg.model.arch, **cfg.model.arch_config)
+    if cfg.model.arch == "animeganv2":
+        he_init(G)
+    if cfg.model.init_from and ckpt is None:
+        G.load_state_dict(load_generator_weights(cfg.model.init_from))
+        init_steps = 0
+        log.info("generator initialised from %s: skipping the init phase", cfg.model.init_from)
+    D = Discriminator(cfg.model.d_ch, cfg.model.d_layers, cfg.model.d_sn)
+    vgg = load_vgg(cfg.vgg.weights, seed=cfg.train.seed).to(device)
+    G.train().to(device)
+    D.train().to(device)
+    o = cfg.optim
+    betas = (o.beta1, o.beta2)
+    opt_init = torch.optim.Adam(G.parameters(), lr=o.lr_init, betas=betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=betas)
+    dtype = amp_dtype(cfg.train.amp, device)
+    scalers = {k: make_scaler(device, dtype) for k in ("init", "g", "d")}
+
+    start = 0
+    if ckpt is not None:
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        opt_init.load_state_dict(ckpt["opt_init"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        for k, s in scalers.items():
+            s.load_state_dict(ckpt["scalers"][k])
+        set_rng_state(ckpt["rng"])
+        start = int(ckpt["step"])
+        init_steps = int(ckpt.get("init_steps", init_steps))
+        log.info("resumed from step %d (%s)", start, "init" if start < init_steps else "gan")
+
+    Gd: nn.Module = G
+    Dd: nn.Module = D
+    if info.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        Gd = DDP(G, device_ids=ids)
+        Dd = DDP(D, device_ids=ids)
+
+    metrics = MetricsWriter(run.metrics, run.root / "tb" if cfg.train.tensorboard else None) if info.is_main else None
+    if metrics is not None and start:
+        metrics.truncate_after(start)
+    val = val_images(cfg, photos, size) if info.is_main else []
+    nw = cfg.data.num_workers
+    mk = {"seed": cfg.train.seed, "rank": info.rank, "world_size": info.world_size}
+    photo_it = infinite_loader(photo_ds, StreamBatchSampler(len(photo_ds), batch, stream=0, start_step=start, **mk), nw)
+    style_it = smooth_it = None
+
+    lw = cfg.loss
+    d_weights = (lw.d_real, lw.d_fake, lw.d_gray, lw.d_smooth)
+    val_every = cfg.train.val_every or spe
+    ckpt_every = cfg.train.ckpt_every or spe
+    end = total if stop_after is None else min(total, stop_after)
+    log.info("train: %d photos, %d style, %d smooth; %d steps/epoch, %d steps (%d init), batch %d x %d, "
+             "device %s, amp %s, vgg %s", len(photo_ds), len(style_ds), len(smooth_ds), spe, total, init_steps,
+             batch, info.world_size, device, dtype, vgg.source)
+
+    def checkpoint(step: int) -> None:
+        if not info.is_main:
+            return
+        payload = {
+            "command": "train", "step": step, "init_steps": init_steps, "epoch": step // spe,
+            "G": unwrap(G).state_dict(), "D": unwrap(D).state_dict(),
+            "opt_init": opt_init.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "scalers": {k: s.state_dict() for k, s in scalers.items()}, "rng": rng_state(),
+            "config": cfg.to_json(), "vgg": vgg.source, "world_size": info.world_size,
+        }
+        save_checkpoint(run.last, payload)
+        if cfg.train.keep_epochs and step % spe == 0 and step > init_steps:
+            save_checkpoint(run.ckpt_dir / f"epoch_{step // spe:04d}.pt",
+                            {"command": "train", "step": step, "G": payload["G"], "config": payload["config"]})
+
+    def validate(step: int) -> None:
+        if info.is_main and val:
+            G.eval()
+            outs = generate(G, val, device)
+            G.train()
+            save_grid(run.samples / f"step_{step:07d}.jpg", [val, outs])
+
+    bar = progress(end, start, cfg.train.progress and info.is_main, "train")
+    thr = Throughput()
+    step = start
+    try:
+        for step in range(start, end):
+            phase = "init" if step < init_steps else "gan"
+            (photo,) = next(photo_it)
+            photo = photo.to(device, non_blocking=True)
+            rec: dict[str, Any] = {}
+            if phase == "init":
+                set_lr(opt_init, o.lr_init)
+                with autocast(device, dtype):
+                    fake = Gd(photo)
+                    with torch.no_grad():
+                        f_photo = vgg(photo)
+                    f_fake = vgg(fake)
+                con = L.content_loss(f_photo, f_fake)
+                loss = lw.con * con
+                optimizer_step(loss, opt_init, scalers["init"], list(G.parameters()), o.grad_clip)
+                rec.update(content=con.item(), g_total=loss.item())
+            else:
+                if style_it is None:
+                    style_it = infinite_loader(style_ds, StreamBatchSampler(len(style_ds), batch, stream=1,
+                                                                            start_step=step, **mk), nw)
+                    smooth_it = infinite_loader(smooth_ds, StreamBatchSampler(len(smooth_ds), batch, stream=2,
+                                                                              start_step=step, **mk), nw)
+                anime, anime_gray = (t.to(device, non_blocking=True) for t in next(style_it))
+                (smooth_gray,) = (t.to(device, non_blocking=True) for t in next(smooth_it))
+                with autocast(device, dtype):
+                    fake = Gd(photo)
+                # ---- D step: one batched pass (layer norm is per sample)
+                with autocast(device, dtype):
+                    logits = Dd(torch.cat([anime, anime_gray, fake.detach(), smooth_gray]))
+                l_real, l_gray, l_fake, l_smooth = logits.float().split(photo.shape[0])
+                d_raw, d_terms = L.lsgan_d_loss(l_real, l_fake, l_gray, l_smooth, d_weights)
+                d_loss = lw.d_adv * d_raw
+                optimizer_step(d_loss, opt_d, scalers["d"], list(D.parameters()), o.grad_clip)
+                # ---- G step against the updated D
+                D.requires_grad_(False)
+                with autocast(device, dtype):
+                    g_logits = D(fake)
+                    f_fake = vgg(fake)
+                    with torch.no_grad():
+                        f_photo = vgg(photo)
+                        f_gray = vgg(anime_gray)
+                adv = L.lsgan_g_loss(g_logits)
+                con = L.content_loss(f_photo, f_fake)
+                sty = L.style_loss(f_gray, f_fake)
+                col = L.color_loss(photo, fake)
+                tv = L.tv_loss(fake)
+                g_loss = lw.g_adv * adv + lw.con * con + lw.sty * sty + lw.col * col + lw.tv * tv
+                optimizer_step(g_loss, opt_g, scalers["g"], list(G.parameters()), o.grad_clip)
+                D.requires_grad_(True)
+                rec.update(g_adv=adv.item(), content=con.item(), style=sty.item(), color=col.item(), tv=tv.item(),
+                           g_total=g_loss.item(), d_total=d_loss.item(), **{k: v.item() for k, v in d_terms.items()},
+                           logit_real=l_real.mean().item(), logit_fake=l_fake.mean().item())
+            if not all(math.isfinite(v) for v in rec.values()):
+                raise FloatingPointError(f"step {step}: non-finite loss {rec}")
+            thr.tick()
+            done = step + 1
+            if metrics is not None and (done % cfg.train.log_every == 0 or done == end):
+                metrics.write({"step": done, "epoch": step // spe, "phase": phase, "steps_per_s": thr.rate(),
+                               "lr": opt_init.param_groups[0]["lr"] if phase == "init" else opt_g.param_groups[0]["lr"],
+                               **rec})
+            bar.update(1)
+            if info.is_main:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items() if k in ("g_total", "d_total", "content")})
+            if done % ckpt_every == 0 and done < end:
+                checkpoint(done)
+            if done % val_every == 0 and done < end:
+                validate(done)
+        step = end
+    except KeyboardInterrupt:
+        log.warning("interrupted at step %d: saving a checkpoint", step)
+        checkpoint(step)
+        raise
+    finally:
+        bar.close()
+    checkpoint(step)
+    validate(step)
+    if info.enabled:
+        _check_sync(G, info)
+    exported: list[Path] = []
+    if info.is_main and step >= total:
+        source = f"cartoon-cam-train train (preset {cfg.preset or 'custom'}, step {step})"
+        exported = export_generator(unwrap(G).cpu().state_dict(), cfg, run.export, source=source,
+                                    thumbnail_input=val[0] if val else None)
+    barrier(info)
+    if metrics is not None:
+        metrics.close()
+    elapsed = time.perf_counter() - t_start
+    log.info("train: %d steps done in %.1f s", step, elapsed)
+    return {"steps": step, "total_steps": total, "finished": step >= total, "exported": [str(p) for p in exported],
+            "seconds": elapsed, "run_dir": str(run.root), "arch": arch_info(cfg.model.arch).name}
+
+
+def _check_sync(model: nn.Module, info: DistInfo) -> None:
+    """All ranks must hold identical weights after DDP training (raises otherwise)."""
+    import torch.distributed as dist
+
+    s = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+    gathered = [torch.zeros_like(s) for _ in range(info.world_size)]
+    dist.all_gather(gathered, s)
+    if any(not torch.equal(g, gathered[0]) for g in gathered):
+        raise RuntimeError(f"DDP ranks diverged: {[float(g) for g in gathered]}")
+    log.info("DDP: %d ranks hold identical generator weights", info.world_size)
