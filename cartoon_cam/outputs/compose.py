@@ -125,7 +125,7 @@ def describe_os_error(err: OSError, path: Path | str) -> str:
         return f"permission denied writing {where}"
     if code == errno.EROFS:
         return f"the drive is read-only ({where})"
-    if code in (errno.ENOTDIR, errno.ENOENT):
+    if code in (errno.ENOTDIR, errno.ENOENT, errno.EEXIST):  # EEXIST: a file where a folder should be
         return f"the folder does not exist or is not a folder ({where})"
     if code == errno.ENAMETOOLONG:
         return f"the file name is too long ({where})"

@@ -341,15 +341,14 @@ class Recorder:
 
     # ---------------------------------------------------------------- events
     def _emit(self, kind: str, message: str) -> None:
-        if kind == "error":
-            log.error("%s", message)
-        elif kind == "warning":
-            log.warning("%s", message)
-        if self._on_event is not None:
-            try:
-                self._on_event(OutputEvent("recorder", kind, message, self.path))
-            except Exception:
-                log.exception("recorder event handler failed")
+        if self._on_event is None:  # nobody listens: the log is the only place it shows
+            if kind in ("error", "warning"):
+                log.log(logging.ERROR if kind == "error" else logging.WARNING, "%s", message)
+            return
+        try:
+            self._on_event(OutputEvent("recorder", kind, message, self.path))
+        except Exception:
+            log.exception("recorder event handler failed")
 
     # ---------------------------------------------------------------- audio
     def _start_audio(self) -> None:

@@ -173,13 +173,14 @@ class VirtualCamera:
 
     # ------------------------------------------------------------------ sender thread
     def _emit(self, kind: str, message: str) -> None:
-        if kind == "error":
-            log.warning("%s", message)
-        if self._on_event is not None:
-            try:
-                self._on_event(OutputEvent("virtual_camera", kind, message))
-            except Exception:
-                log.exception("virtual camera event handler failed")
+        if self._on_event is None:
+            if kind == "error":
+                log.warning("%s", message)
+            return
+        try:
+            self._on_event(OutputEvent("virtual_camera", kind, message))
+        except Exception:
+            log.exception("virtual camera event handler failed")
 
     def _compose(self, result: ResultFrame) -> np.ndarray:
         """uint8 RGB ``(height, width, 3)``: the result's picture letterboxed into the camera."""

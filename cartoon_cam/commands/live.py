@@ -1,0 +1,213 @@
+"""``cartoon-cam live``: the live pipeline without a window, for streaming rigs and scripts.
+
+Runs capture → style → outputs (recording, virtual camera, periodic snapshots), prints the stats
+every few seconds, and stops cleanly on Ctrl-C, SIGTERM, ``--duration`` or the end of a video file,
+finalising every output. A recording that fails (disk full...) ends the run with status 1; a missing
+virtual-camera driver is reported and the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from ._common import add_backend_args
+
+NAME = "live"
+HELP = "run the live pipeline headless: record, feed a virtual camera, take snapshots"
+
+
+def _wxh(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"size {text} out of range (16..8192)")
+    return w, h
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    return v
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default="camera", metavar="SRC",
+                   help="demo | camera | camera:INDEX | camera:NAME | a video or image file (default: camera)")
+    p.add_argument("--style", required=True, metavar="STYLE", help="style id (see `styles list`) or a model file")
+    add_backend_args(p)
+    p.add_argument("--resolution", type=_wxh, default=None, metavar="WxH",
+                   help="capture size to ask the camera (or the demo) for")
+    p.add_argument("--fps", type=_positive, default=None, help="capture frame rate to ask for")
+    p.add_argument("--mirror", action="store_true", help="mirror the frames at capture (all outputs)")
+    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4", help="record to this MP4 file")
+    p.add_argument("--audio", action="store_true",
+                   help="record the microphone too (needs the 'audio' extra and an input device)")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="outputs show original | cartoon instead of the cartoon alone")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="send to a virtual camera (needs the 'vcam' extra and a driver)")
+    p.add_argument("--vcam-size", type=_wxh, default=(1280, 720), metavar="WxH",
+                   help="virtual camera size, letterboxed (default: 1280x720)")
+    p.add_argument("--vcam-mirror", action="store_true", help="mirror the virtual camera picture")
+    p.add_argument("--snapshot-every", type=_positive, default=None, metavar="S",
+                   help="save a snapshot every S seconds")
+    p.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
+                   help="snapshot folder (default: your Pictures/cartoon_cam)")
+    p.add_argument("--snapshot-format", choices=("png", "jpeg"), default="png")
+    p.add_argument("--duration", type=_positive, default=None, metavar="SECONDS",
+                   help="stop after this many seconds (default: run until Ctrl-C / SIGTERM)")
+    p.add_argument("--stats-every", type=float, default=2.0, metavar="S",
+                   help="print stats every S seconds (0: never; default: 2)")
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.pipeline import Pipeline, PipelineEvent
+    from ..core.sources import open_source
+    from ..inference.catalog import load_style
+    from ..outputs.compose import OutputEvent
+    from ..outputs.recorder import Recorder
+    from ..outputs.snapshot import SnapshotWriter
+    from ..outputs.virtual_camera import VirtualCamera, VirtualCameraError
+
+    if args.audio and args.record is None:
+        raise InputError("--audio needs --record")
+    if args.snapshot_dir is not None and args.snapshot_every is None:
+        raise InputError("--snapshot-dir needs --snapshot-every")
+    layout = "side_by_side" if args.side_by_side else "cartoon"
+    w, h = args.resolution or (None, None)
+    source = open_source(args.source, width=w, height=h, fps=args.fps)
+
+    stop = threading.Event()
+    status = {"code": 0, "why": ""}
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def on_pipeline_event(ev: PipelineEvent) -> None:
+        say(f"[{ev.kind}] {ev.message}")
+        if ev.kind == "source_ended":
+            status["why"] = "the source ended"
+            stop.set()
+
+    def on_output_event(ev: OutputEvent) -> None:
+        if ev.kind in ("error", "warning"):
+            say(f"cartoon-cam: {ev.kind}: {ev.message}")
+        else:
+            say(f"[{ev.output}] {ev.message}")
+        if ev.output == "recorder" and ev.kind == "error":
+            status["code"], status["why"] = 1, "the recording failed"
+            stop.set()
+
+    load_style(args.style)  # an unknown style or a broken file fails here, with its reason (exit 2)
+    pipeline = Pipeline(source, args.style, backend=args.backend, device=args.device,
+                        size=args.size, mirror=args.mirror, on_event=on_pipeline_event)
+    recorder = vcam = snaps = None
+    previous = {}
+
+    def on_signal(signum, _frame) -> None:
+        status["why"] = signal.Signals(signum).name
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    t_start = time.perf_counter()
+    try:
+        if args.record is not None:  # before the pipeline starts: a bad path fails fast (exit 2)
+            recorder = Recorder(args.record, layout=layout, fps=source.fps, audio=args.audio,
+                                on_event=on_output_event).start()
+        pipeline.start()
+        if recorder is not None:
+            pipeline.add_sink(recorder.submit)
+        if args.virtual_camera:
+            vcam = VirtualCamera(width=args.vcam_size[0], height=args.vcam_size[1],
+                                 fps=pipeline.source_fps, layout=layout, mirror=args.vcam_mirror,
+                                 on_event=on_output_event)
+            vcam.start()
+            try:
+                vcam.wait_open(10.0)
+                pipeline.add_sink(vcam.submit)
+            except VirtualCameraError:
+                vcam.stop()  # already reported through on_output_event; go on without it
+                vcam = None
+        if args.snapshot_every:
+            snaps = SnapshotWriter(args.snapshot_dir, fmt=args.snapshot_format, layout=layout,
+                                   on_event=on_output_event)
+        _loop(args, pipeline, recorder, vcam, snaps, stop, t_start, status)
+    finally:
+        pipeline.stop(timeout=2.0)
+        for out in (recorder, vcam, snaps):
+            if out is not None:
+                out.close()
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
+    took = time.perf_counter() - t_start
+    why = f" ({status['why']})" if status["why"] else ""
+    say(f"stopped after {took:.1f} s{why}")
+    if recorder is not None and recorder.error is None and recorder.frames_written:
+        info = recorder.info
+        say(f"recorded {info.frames} frames, {info.duration_s:.1f} s, {info.dropped} dropped "
+            f"({info.encoder}) to {info.path}")
+    return status["code"]
+
+
+def _loop(args, pipeline, recorder, vcam, snaps, stop: threading.Event, t_start: float,
+          status: dict) -> None:
+    deadline = t_start + args.duration if args.duration else None
+    next_stats = t_start + args.stats_every if args.stats_every > 0 else None
+    next_snap = t_start + args.snapshot_every if snaps is not None else None
+    last_snap_seq = -1
+    while not stop.is_set():
+        now = time.perf_counter()
+        if deadline is not None and now >= deadline:
+            status["why"] = status["why"] or f"--duration {args.duration:g} s"
+            break
+        if next_snap is not None and now >= next_snap:
+            next_snap += args.snapshot_every
+            r = pipeline.latest_result()
+            if r is not None and r.seq != last_snap_seq:
+                last_snap_seq = r.seq
+                snaps.save(r)
+        if next_stats is not None and now >= next_stats:
+            next_stats += args.stats_every
+            print(_stats_line(now - t_start, pipeline, recorder, vcam), flush=True)
+        wake = [t for t in (deadline, next_stats, next_snap) if t is not None]
+        stop.wait(max(0.0, min(wake) - time.perf_counter()) if wake else 1.0)
+
+
+def _stats_line(elapsed: float, pipeline, recorder, vcam) -> str:
+    s = pipeline.stats()
+    parts = [
+        f"{_clock(elapsed)}",
+        f"capture {s.capture_fps:5.1f} fps",
+        f"cartoon {s.inference_fps:5.1f} fps",
+        f"latency p50 {s.latency_p50_ms:4.0f} ms p95 {s.latency_p95_ms:4.0f} ms",
+        f"dropped {s.dropped}",
+        f"style {s.style_id or '-'}",
+    ]
+    if recorder is not None:
+        state = "REC" if recorder.is_recording else "rec stopped"
+        parts.append(f"{state} {_clock(recorder.elapsed)} {recorder.frames_written} frames"
+                     f" ({recorder.frames_dropped} dropped)")
+    if vcam is not None:
+        parts.append(f"vcam {vcam.frames_sent} sent")
+    return " | ".join(parts)
