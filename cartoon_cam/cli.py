@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cartoon-cam", description="Real-time anime / cartoon webcam.")
     p.add_argument("--version", action="version", version=f"cartoon-cam {__version__}")
     p.add_argument("--debug", action="store_true", help="verbose logging and full tracebacks")
+    p.add_argument("--self-test", action="store_true",
+                   help="run the default style on a generated frame, print versions and the backend, exit")
     try:
         from . import app
     except ImportError:  # GUI not installed / not built yet
@@ -54,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run = getattr(args, "_run", None)
     try:
+        if args.self_test:
+            from .selftest import run_self_test
+
+            return run_self_test(getattr(args, "style", None), getattr(args, "backend", "auto"),
+                                 getattr(args, "device", "auto"))
         if run is None:
             from . import app
 

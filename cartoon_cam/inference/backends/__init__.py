@@ -71,6 +71,10 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
         except BackendError as e:
             errors.append(f"{kind}: {e}")
             return None
+        except ImportError as e:  # e.g. a bundle built without PyTorch
+            errors.append(f"{kind}: this installation lacks {e.name or 'a module'} "
+                          "(PyTorch styles need torch, or an ONNX export of the style)")
+            return None
 
     if arch == "classic":
         order = ["classic"]

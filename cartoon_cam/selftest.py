@@ -1,0 +1,69 @@
+"""``cartoon-cam --self-test``: run the default style on a generated frame and check the result.
+
+Works the same in the source tree, an installed package and the frozen app; prints versions and
+the backend really used; returns 0 on success, 1 on failure (with the reason).
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+
+import numpy as np
+
+from . import __version__, paths
+
+
+def _versions() -> list[str]:
+    out = [f"cartoon-cam {__version__}", f"Python {platform.python_version()} ({platform.system()} {platform.machine()})"]
+    for mod in ("numpy", "cv2", "onnxruntime", "av", "torch", "PySide6"):
+        try:
+            m = __import__(mod)
+            out.append(f"{mod} {getattr(m, '__version__', '?')}")
+        except ImportError:
+            out.append(f"{mod} not bundled")
+    try:
+        from .inference.backends.onnx_backend import describe_providers
+
+        out.append(f"onnxruntime providers: {describe_providers()}")
+    except ImportError:
+        pass
+    return out
+
+
+def run_self_test(style: str | None = None, backend: str = "auto", device: str = "auto") -> int:
+    from .inference.backends import create_backend
+    from .inference.catalog import StyleCatalog, probe_frame
+
+    for line in _versions():
+        print(line)
+    try:
+        print(f"resources: {paths.resources_dir()}")
+        cat = StyleCatalog()
+        print(f"styles: {', '.join(cat.ids())}")
+        style_id = style or cat.default_style_id()
+        t0 = time.perf_counter()
+        b = create_backend(cat.resolve(style_id), backend=backend, device=device)
+        t1 = time.perf_counter()
+        img = probe_frame(360, 640)
+        out = b.process(img)
+        t2 = time.perf_counter()
+        b.close()
+    except Exception as e:  # report anything: this is the diagnostic of last resort
+        print(f"SELF-TEST FAILED: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    problems = []
+    if out.shape != img.shape or out.dtype != np.uint8:
+        problems.append(f"output {out.shape} {out.dtype} for input {img.shape}")
+    elif out.std() < 2.0:
+        problems.append("output is (almost) constant")
+    elif np.array_equal(out, img):
+        problems.append("output equals input")
+    print(f"style {style_id!r} on {b.describe()}: load {1000 * (t1 - t0):.0f} ms, "
+          f"first frame {1000 * (t2 - t1):.0f} ms")
+    if problems:
+        print(f"SELF-TEST FAILED: {'; '.join(problems)}", file=sys.stderr)
+        return 1
+    print("self-test passed")
+    return 0

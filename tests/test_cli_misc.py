@@ -1,0 +1,47 @@
+"""``--self-test``, ``--version`` and the ``bench`` table (structure only: speed is not tested)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import shared_path
+
+from cartoon_cam.cli import main
+
+
+def test_self_test_passes_and_reports_backend() -> None:
+    r = subprocess.run([sys.executable, "-m", "cartoon_cam", "--self-test"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "self-test passed" in r.stdout
+    assert "onnxruntime" in r.stdout and "cpu" in r.stdout
+
+
+def test_self_test_fails_on_a_broken_style(tmp_path) -> None:
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not onnx")
+    r = subprocess.run([sys.executable, "-m", "cartoon_cam", "--self-test", "--style", str(bad)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "SELF-TEST FAILED" in r.stderr
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and "cartoon-cam" in capsys.readouterr().out
+
+
+def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    model = shared_path("models", "animeganv3", "AnimeGANv3_tiny_Cute.onnx")
+    assert main(["bench", "--style", "classic", "--style", str(model), "--size", "64", "--input", "160x90",
+                 "--seconds", "0", "--min-frames", "1", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ")]
+    assert rows[0].startswith("| style | backend")
+    body = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[1:-1]] for r in rows[1:]}
+    assert set(body) == {"classic", "animeganv3_tiny_cute"}
+    cute = body["animeganv3_tiny_cute"]
+    assert cute[4] == "64x48"  # 64x36 padded to the model's multiple of 16
+    assert float(cute[5]) > 0 and float(cute[8]) > 0  # GFLOP and fps
+    assert "machine:" in out
