@@ -107,8 +107,7 @@ def _model_fn(backend: object, padded: np.ndarray) -> Callable[[], object] | Non
         dev = next(net.parameters()).device
         dtype = next(net.parameters()).dtype
         x = torch.zeros(1, 3, padded.shape[0], padded.shape[1], device=dev, dtype=dtype)
-        if dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)  # as TorchBackend feeds it
 
         def run() -> None:
             with torch.inference_mode():

@@ -41,8 +41,9 @@ class Uint8Wrapper(nn.Module):
     """Fuses pre/post-processing around a network.
 
     In: uint8 ``(1, H, W, 3)`` RGB. Out: uint8 ``(1, H, W, 3)`` RGB. The inner network sees
-    NCHW float in the style's colour order and value range. Used for ONNX export (one graph, no
-    per-pixel Python) and by :class:`TorchBackend`.
+    NCHW float in the style's colour order and value range, in **channels-last** memory, so the
+    NHWC↔NCHW permutes are free views (and oneDNN / cuDNN convolutions are faster). Used for
+    ONNX export (one graph, no per-pixel Python) and by :class:`TorchBackend`.
     """
 
     def __init__(self, net: nn.Module, manifest: StyleManifest) -> None:
@@ -52,16 +53,21 @@ class Uint8Wrapper(nn.Module):
         self.lo, self.scale = float(lo), float(hi - lo) / 255.0
         self.bgr = manifest.color == "BGR"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = next(self.net.parameters()).dtype
+    def pre(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """uint8 (1, H, W, 3) RGB → float (1, 3, H, W) channels-last, colour order and range of the net."""
         x = x.permute(0, 3, 1, 2).to(dtype) * self.scale + self.lo
-        if self.bgr:
-            x = x.flip(1)
-        y = self.net(x)
+        return x.flip(1) if self.bgr else x
+
+    def post(self, y: torch.Tensor) -> torch.Tensor:
+        """float (1, 3, H, W) → uint8 (1, H, W, 3) RGB, rounded half up and saturated."""
         if self.bgr:
             y = y.flip(1)
-        y = ((y.float() - self.lo) / self.scale).clamp(0.0, 255.0).round()
+        y = (y.float() * (1.0 / self.scale) + (0.5 - self.lo / self.scale)).clamp(0.0, 255.0)
         return y.to(torch.uint8).permute(0, 2, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.net.parameters()).dtype
+        return self.post(self.net(self.pre(x, dtype)))
 
 
 def cuda_available() -> bool:
@@ -90,46 +96,30 @@ class TorchBackend(Backend):
         self.device = str(dev)
         use_fp16 = (dev.type == "cuda") if fp16 is None else fp16
         net = build_torch_model(style).to(dev)
+        net = net.to(memory_format=torch.channels_last)  # 2-4x faster convs on CPU too (oneDNN)
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
-            net = net.to(memory_format=torch.channels_last)
         if use_fp16:
             net = net.half()
         self.precision = "fp16" if use_fp16 else "fp32"
         self._net = net
         self._wrap = Uint8Wrapper(net, self.manifest).eval()
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self._wrap(x)
-
     @torch.inference_mode()
     def _infer(self, rgb: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(rgb).unsqueeze(0)
         if self._dev.type == "cuda":
             x = x.pin_memory().to(self._dev, non_blocking=True)
-        if self.precision == "fp16":
-            # Check the float output for NaN/Inf before quantising; fall back to fp32 for good.
-            dtype = torch.float16
-            xf = x.permute(0, 3, 1, 2).to(dtype) * self._wrap.scale + self._wrap.lo
-            if self._wrap.bgr:
-                xf = xf.flip(1)
-            if self._dev.type == "cuda":
-                xf = xf.contiguous(memory_format=torch.channels_last)
-            yf = self._net(xf)
-            if not bool(torch.isfinite(yf).all()):
-                log.warning("style %s: fp16 produced NaN/Inf, falling back to fp32", self.style_id)
-                self._net.float()
-                self.precision = "fp32"
-                return self._infer(rgb)
-            if self._wrap.bgr:
-                yf = yf.flip(1)
-            y = ((yf.float() - self._wrap.lo) / self._wrap.scale).clamp(0.0, 255.0).round()
-            y = y.to(torch.uint8).permute(0, 2, 3, 1)
-        else:
-            y = self._forward(x)
-        return np.ascontiguousarray(y[0].cpu().numpy())
+        w = self._wrap
+        dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        y = self._net(w.pre(x, dtype).contiguous(memory_format=torch.channels_last))
+        if self.precision == "fp16" and not bool(torch.isfinite(y).all()):
+            log.warning("style %s: fp16 produced NaN/Inf, falling back to fp32", self.style_id)
+            self._net.float()
+            self.precision = "fp32"
+            y = self._net(w.pre(x, torch.float32).contiguous(memory_format=torch.channels_last))
+        out = w.post(y)[0]
+        return out.cpu().numpy() if out.is_contiguous() else np.ascontiguousarray(out.cpu().numpy())
 
     def _release(self) -> None:
         self._net = None  # type: ignore[assignment]
