@@ -2,14 +2,15 @@
 
 All images here are uint8 HxWx3 **RGB**. FID/KID need an Inception feature extractor the user
 provides (nothing is downloaded): a TorchScript file (e.g. NVIDIA's ``inception-2015-12-05.pt`` used
-by StyleGAN/clean-fid, called with ``return_features=True``) or an ONNX model; either maps
-N x 3 x 299 x 299 float32 RGB in [0, 255] to N x D features.
+by StyleGAN/clean-fid, called with ``return_features=True``), a ``torch.export`` program (``.pt2``)
+or an ONNX model; each maps N x 3 x 299 x 299 float32 RGB in [0, 255] to N x D features.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def kid_from_features(f1: np.ndarray, f2: np.ndarray, subsets: int = 100, subset
 
 
 class InceptionFeatures:
-    """User-supplied Inception feature extractor (TorchScript ``.pt``/``.pth`` or ``.onnx``)."""
+    """User-supplied Inception feature extractor (TorchScript ``.pt``/``.pth``, ``.pt2`` or ``.onnx``)."""
 
     def __init__(self, path: str | Path, device: str = "cpu") -> None:
         path = Path(path)
@@ -151,18 +152,24 @@ class InceptionFeatures:
                 f"Inception weights not found: {path}. FID/KID need a feature extractor you provide: a "
                 "TorchScript file such as NVIDIA's inception-2015-12-05.pt (StyleGAN/clean-fid) or an ONNX model "
                 "mapping Nx3x299x299 RGB in [0, 255] to NxD features.")
-        self.kind = "onnx" if path.suffix.lower() == ".onnx" else "torchscript"
+        suffix = path.suffix.lower()
+        self.kind = "onnx" if suffix == ".onnx" else "torch"
         if self.kind == "onnx":
             import onnxruntime as ort
 
             self.sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
             self.input = self.sess.get_inputs()[0].name
-        else:
-            import torch
+            return
+        import torch
 
-            self.torch = torch
-            self.device = torch.device(device)
-            self.model = torch.jit.load(str(path), map_location=self.device).eval()
+        self.torch = torch
+        self.device = torch.device(device)
+        if suffix == ".pt2":
+            self.model = torch.export.load(str(path)).module().to(self.device)
+        else:
+            with warnings.catch_warnings():  # torch.jit is deprecated but NVIDIA's file is TorchScript
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.model = torch.jit.load(str(path), map_location=self.device).eval()
 
     def __call__(self, images: Sequence[np.ndarray], batch: int = 16) -> np.ndarray:
         """uint8 RGB images (any size) → N x D float64 features (inputs resized to 299x299)."""

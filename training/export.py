@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,10 @@ def export_onnx(model: torch.nn.Module, manifest: StyleManifest, path: Path, ops
     x = torch.rand(1, 3, 8 * m, 12 * m) * 2 - 1
     buf = io.BytesIO()
     axes = {0: "n", 2: "h", 3: "w"}
-    torch.onnx.export(model, x, buf, opset_version=opset, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": axes, "output": axes}, dynamo=False)
+    with warnings.catch_warnings():  # tracer/constant-folding chatter of the TorchScript exporter
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, x, buf, opset_version=opset, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": axes, "output": axes}, dynamo=False)
     proto = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(proto)
     sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])

@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -127,7 +128,7 @@ def optimizer_step(
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for g in opt.param_groups:
-        g["lr"] = lr
+        g["lr"] = float(lr)  # a plain float: checkpoints load with weights_only=True
 
 
 def scheduled_lr(base: float, step: int, total: int, schedule: str, warmup: int) -> float:
@@ -136,8 +137,8 @@ def scheduled_lr(base: float, step: int, total: int, schedule: str, warmup: int)
         return base * (step + 1) / warmup
     if schedule == "cosine" and total > warmup:
         t = (step - warmup) / max(1, total - warmup)
-        return base * 0.5 * (1.0 + np.cos(np.pi * min(1.0, t)))
-    return base
+        return float(base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t))))
+    return float(base)
 
 
 def seed_everything(seed: int) -> None:
@@ -239,7 +240,12 @@ def setup_logging(run: RunDir | None, is_main: bool) -> None:
         if getattr(h, "_cartoon_cam_train", False):
             logger.removeHandler(h)
             h.close()
-    if not is_main:
+    logger.propagate = False
+    if not is_main:  # other ranks stay quiet (warnings and errors still reach stderr)
+        h = logging.StreamHandler(sys.stderr)
+        h.setLevel(logging.ERROR)
+        h._cartoon_cam_train = True  # type: ignore[attr-defined]
+        logger.addHandler(h)
         return
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -250,7 +256,6 @@ def setup_logging(run: RunDir | None, is_main: bool) -> None:
         h.setFormatter(fmt)
         h._cartoon_cam_train = True  # type: ignore[attr-defined]
         logger.addHandler(h)
-    logger.propagate = False
 
 
 class MetricsWriter:
@@ -277,11 +282,11 @@ class MetricsWriter:
                     self.tb.add_scalar(k, v, step)
 
     def truncate_after(self, step: int) -> None:
-        """Drop records with ``step >= step`` (on resume, so the log has no duplicates)."""
+        """Drop records of steps after ``step`` (on resume, so the log has no duplicates)."""
         if not self.path.is_file():
             return
         keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines()
-                if ln.strip() and json.loads(ln).get("step", -1) < step]
+                if ln.strip() and json.loads(ln).get("step", -1) <= step]
         self.path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
 
     def close(self) -> None:

@@ -1,0 +1,84 @@
+"""Smoke ``distill`` (teacher = CartoonGAN Hayao from ../shared), optional terms, exact resume, eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.cli import main
+from training.runtime import load_checkpoint
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TEACHER = SHARED / "models" / "cartoongan" / "hayao.npz"
+PHOTOS = SHARED / "photos" / "train" / "kodak_mcmaster"
+
+pytestmark = pytest.mark.skipif(not (TEACHER.is_file() and PHOTOS.is_dir()), reason="../shared is not present")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("teacher_cache")
+
+
+def _args(out: Path, cache: Path, *extra: str) -> list[str]:
+    return ["distill", "--teacher", str(TEACHER), "--photos", str(PHOTOS), "--max-photos", "6",
+            "--preset", "ci_tiny", "--teacher-cache", str(cache), "--out", str(out), "--threads", "2", *extra]
+
+
+@pytest.fixture(scope="module")
+def distill_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("distill") / "run"
+    assert main(_args(out, cache_dir)) == 0
+    return out
+
+
+def test_smoke_distill_exports_a_lite_style_the_app_runs(distill_run: Path) -> None:
+    from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.style import read_style
+
+    recs = [json.loads(ln) for ln in (distill_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == list(range(1, 7))
+    assert all(np.isfinite(r["pixel"]) and np.isfinite(r["edge"]) for r in recs)
+    held = (distill_run / "holdout.txt").read_text().split()
+    assert len(held) == 2
+    sf = read_style(distill_run / "export" / "hayao_lite.safetensors")
+    assert sf.manifest.arch == "lite" and sf.manifest.tier == "lite" and sf.manifest.size_multiple == 8
+    img = np.random.default_rng(1).integers(0, 256, (36, 52, 3), dtype=np.uint8)
+    with create_backend(sf, device="cpu") as b:
+        assert b.process(img).shape == img.shape
+    grid = sorted((distill_run / "samples").glob("*.jpg"))
+    assert grid  # photo | teacher | student rows
+
+
+def test_teacher_cache_is_reused(cache_dir: Path, distill_run: Path) -> None:
+    entries = list(cache_dir.glob("*/*.png"))
+    assert len(entries) == 12  # the teacher ran once per photo and scale (6 photos x scales {1.0, 0.75})
+    mtimes = {p: p.stat().st_mtime_ns for p in entries}
+    out = cache_dir.parent / "again"
+    assert main(_args(out, cache_dir, "--stop-after", "1")) == 0
+    assert {p: p.stat().st_mtime_ns for p in cache_dir.glob("*/*.png")} == mtimes
+
+
+def test_optional_terms_and_exact_resume(cache_dir: Path, tmp_path: Path) -> None:
+    extra = ["--set", "loss.feat=0.1", "--set", "loss.gan=0.1", "--size", "32"]
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert main(_args(full, cache_dir, *extra, "--set", "train.steps=4")) == 0
+    assert main(_args(part, cache_dir, *extra, "--set", "train.steps=4", "--stop-after", "2")) == 0
+    assert main(["distill", "--out", str(part), "--resume", "--threads", "2"]) == 0
+    recs = [json.loads(ln) for ln in (full / "metrics.jsonl").read_text().splitlines()]
+    assert all(k in recs[-1] for k in ("feat", "g_adv", "d_loss"))
+    a, b = load_checkpoint(full / "checkpoints" / "last.pt"), load_checkpoint(part / "checkpoints" / "last.pt")
+    for net in ("G", "D"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k}"
+
+
+def test_eval_psnr_ssim_and_speed(distill_run: Path) -> None:
+    assert main(["eval", "--run", str(distill_run), "--speed", "64x48", "--runs", "2"]) == 0
+    res = json.loads((distill_run / "eval.json").read_text())
+    assert res["photos"] == 2 and np.isfinite(res["psnr"]) and 0 < res["ssim"] <= 1
+    assert res["width"] == 64 and res["height"] == 48 and res["ms_per_frame"] > 0

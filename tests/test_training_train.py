@@ -1,0 +1,110 @@
+"""Smoke ``train`` on the AnimeGAN sample, exact resume, export → the app runs the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.cli import main
+from training.runtime import load_checkpoint
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLE = SHARED / "photos" / "animegan_sample"
+
+pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason="../shared/photos/animegan_sample is not present")
+
+BASE = ["train", "--data", str(SAMPLE), "--style-name", "Target", "--preset", "ci_tiny", "--threads", "2"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ci_tiny: 2 init steps + 2 GAN steps at 64x64, batch 2, uninterrupted."""
+    out = tmp_path_factory.mktemp("train") / "run"
+    assert main([*BASE, "--out", str(out)]) == 0
+    return out
+
+
+def test_smoke_train_writes_everything(smoke_run: Path) -> None:
+    recs = [json.loads(ln) for ln in (smoke_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3, 4]
+    assert [r["phase"] for r in recs] == ["init", "init", "gan", "gan"]
+    gan = recs[-1]
+    for k in ("content", "style", "color", "tv", "g_adv", "d_real", "d_fake", "d_gray", "d_smooth", "d_total"):
+        assert np.isfinite(gan[k]), k
+    assert recs[0]["lr"] == 2e-4 and gan["lr"] == 2e-5
+    assert (smoke_run / "config.toml").is_file() and (smoke_run / "env.json").is_file()
+    assert sorted(p.name for p in (smoke_run / "samples").iterdir()) == ["step_0000002.jpg", "step_0000004.jpg"]
+    assert (smoke_run / "checkpoints" / "epoch_0002.pt").is_file()
+    ckpt = load_checkpoint(smoke_run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 4 and ckpt["command"] == "train"
+    assert not list((smoke_run / "checkpoints").glob("*.part"))  # atomic writes leave no temp files
+
+
+def test_export_runs_in_the_app(smoke_run: Path) -> None:
+    from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.style import read_style
+
+    sf = read_style(smoke_run / "export" / "target.safetensors")
+    assert sf.manifest.arch == "animeganv2" and sf.manifest.tier == "quality" and sf.manifest.thumbnail
+    assert "ci_tiny" in sf.manifest.source
+    img = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    with create_backend(sf, backend="torch", device="cpu") as b:
+        out = b.process(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_export_command_with_onnx(smoke_run: Path, tmp_path: Path) -> None:
+    from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.style import read_style
+
+    assert main(["export", "--ckpt", str(smoke_run / "checkpoints" / "epoch_0002.pt"), "--out", str(tmp_path),
+                 "--id", "mine", "--name", "Mine", "--licence", "CC-BY-4.0", "--onnx", "--fp16"]) == 0
+    st = read_style(tmp_path / "mine.safetensors")
+    assert st.manifest.name == "Mine" and st.manifest.licence == "CC-BY-4.0" and st.manifest.precision == "fp16"
+    onnx_style = read_style(tmp_path / "mine.onnx")
+    assert onnx_style.manifest.arch == "onnx"
+    img = np.full((40, 44, 3), 100, np.uint8)
+    with create_backend(onnx_style, backend="onnx", device="cpu") as b:
+        assert b.process(img).shape == img.shape
+
+
+def test_resume_is_bit_identical(smoke_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main([*BASE, "--out", str(out), "--stop-after", "3"]) == 0  # 2 init + 1 GAN step, mid-epoch
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 3
+    assert not (out / "export").exists() or not list((out / "export").iterdir())
+    assert main(["train", "--out", str(out), "--resume", "--threads", "2"]) == 0
+    a = load_checkpoint(smoke_run / "checkpoints" / "last.pt")
+    b = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 4
+    for net in ("G", "D"):
+        assert a[net].keys() == b[net].keys()
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k}"
+    for opt in ("opt_init", "opt_g", "opt_d"):
+        for sa, sb in zip(a[opt]["state"].values(), b[opt]["state"].values(), strict=True):
+            for k in sa:
+                assert torch.equal(torch.as_tensor(sa[k]), torch.as_tensor(sb[k])), f"{opt}.{k}"
+
+    def losses(run: Path) -> list[dict]:
+        recs = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k != "steps_per_s"} for r in recs]
+
+    assert losses(out) == losses(smoke_run)
+    assert (out / "export" / "target.safetensors").is_file()
+
+
+def test_resume_refuses_a_changed_config(smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["train", "--out", str(smoke_run), "--resume", "--set", "loss.col=99"])
+    assert rc == 2
+    assert "loss.col" in capsys.readouterr().err
+
+
+def test_missing_dataset_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path / "none"), "--style-name", "X", "--preset", "ci_tiny",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "dataset folder not found" in capsys.readouterr().err
