@@ -208,7 +208,7 @@ class Recorder:
     """
 
     def __init__(self, path: str | Path, *, layout: str = "cartoon", fps: float | None = None,
-                 encoder: str | Sequence[str] | None = None, crf: int = 20, queue_size: int = 32,
+                 encoder: str | Sequence[str] | None = None, crf: int = 23, queue_size: int = 32,
                  audio: bool | AudioSource = False,
                  on_event: Callable[[OutputEvent], None] | None = None,
                  opener: Callable[[Path], BinaryIO] | None = None):

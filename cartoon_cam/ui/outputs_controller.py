@@ -1,0 +1,436 @@
+"""Snapshots (Space), recording (R) and the virtual camera (V) in the main window.
+
+:class:`OutputsController` adds the toolbar actions, hotkeys and an options menu to the window,
+keeps the choices (folders, formats, layouts, mirror) in ``QSettings`` under ``outputs/``, and
+drives the Qt-free outputs of :mod:`cartoon_cam.outputs`:
+
+* the GUI thread never waits on I/O: files are opened, written and finalised on worker threads;
+  their events come back through a queued signal;
+* errors show as banners on the window, successes as small toasts with an "Open folder" action;
+* closing the window (or quitting) finalises a recording and turns the virtual camera off.
+
+The window needs ``toolbar`` (``QToolBar``), ``show_banner(text, level, action_text=None,
+action=None)`` and ``show_toast(text, action_text=None, action=None)``; the pipeline needs
+``latest_result()``, ``add_sink``/``remove_sink`` and ``source_fps``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QToolButton
+
+from ..errors import OutputError
+from ..outputs.compose import OutputEvent
+from ..outputs.recorder import Recorder
+from ..outputs.snapshot import SnapshotWriter
+from ..outputs.virtual_camera import CameraFactory, VirtualCamera
+from ..paths import user_pictures_dir, user_videos_dir
+
+log = logging.getLogger(__name__)
+
+_LAYOUT_LABELS = {"cartoon": "Cartoon", "original": "Original", "side_by_side": "Side by side"}
+DEFAULTS: dict[str, Any] = {
+    "snapshot_format": "png",
+    "snapshot_layout": "cartoon",
+    "record_layout": "cartoon",
+    "record_audio": False,
+    "vcam_layout": "cartoon",
+    "vcam_mirror": False,
+    "vcam_size": "1280x720",
+}
+_ALLOWED: dict[str, tuple[str, ...]] = {
+    "snapshot_format": ("png", "jpeg"),
+    "snapshot_layout": ("cartoon", "original", "side_by_side"),
+    "record_layout": ("cartoon", "side_by_side"),
+    "vcam_layout": ("cartoon", "side_by_side"),
+    "vcam_size": ("640x360", "1280x720", "1920x1080"),
+}
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+class OutputsController(QObject):
+    """Toolbar actions, hotkeys and settings for snapshots, recording and the virtual camera."""
+
+    recording_changed = Signal(bool)
+    virtual_camera_changed = Signal(bool)
+    snapshot_saved = Signal(object)  # Path
+    _event_received = Signal(object)  # OutputEvent, emitted on worker threads
+    _job_done = Signal(object, object, object)  # then(result, error), result, error
+
+    def __init__(self, window, pipeline, settings: Any = None, *,
+                 camera_factory: CameraFactory | None = None) -> None:
+        """``settings``: a ``QSettings``, or an object holding one as ``.qsettings`` (AppSettings)."""
+        super().__init__(window)
+        self.window = window
+        self.pipeline = pipeline
+        qs = getattr(settings, "qsettings", settings)
+        self.settings: QSettings = qs if qs is not None else QSettings()
+        self._camera_factory = camera_factory
+        self.recorder: Recorder | None = None
+        self.virtual_camera: VirtualCamera | None = None
+        self._record_pending = False
+        self._pending_recorder: Recorder | None = None
+        self._jobs: list[threading.Thread] = []
+        self._shut = False
+        self.snapshots = SnapshotWriter(self.snapshot_dir, fmt=self._get("snapshot_format"),
+                                        layout=self._get("snapshot_layout"),
+                                        on_event=self._event_received.emit)
+        self._event_received.connect(self._on_output_event, Qt.ConnectionType.QueuedConnection)
+        self._job_done.connect(self._on_job_done, Qt.ConnectionType.QueuedConnection)
+        self._build_actions()
+        self._timer = QTimer(self)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        window.installEventFilter(self)
+        from PySide6.QtCore import QCoreApplication
+
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ------------------------------------------------------------------ settings
+    def _get(self, key: str) -> Any:
+        default = DEFAULTS.get(key)
+        value = self.settings.value(f"outputs/{key}", default)
+        if isinstance(default, bool):
+            return value in (True, "true", "1", 1)
+        if key in _ALLOWED and value not in _ALLOWED[key]:
+            return default  # hand-edited or from another version: ignore
+        return value if value not in (None, "") else default
+
+    def _set(self, key: str, value: Any) -> None:
+        self.settings.setValue(f"outputs/{key}", value)
+
+    @property
+    def snapshot_dir(self) -> Path:
+        v = self.settings.value("outputs/snapshot_dir", "")
+        return Path(v) if v else user_pictures_dir()
+
+    @property
+    def record_dir(self) -> Path:
+        v = self.settings.value("outputs/record_dir", "")
+        return Path(v) if v else user_videos_dir()
+
+    def set_snapshot_dir(self, folder: str | Path) -> None:
+        self._set("snapshot_dir", str(folder))
+        self.snapshots.folder = Path(folder)
+
+    def set_record_dir(self, folder: str | Path) -> None:
+        self._set("record_dir", str(folder))
+
+    # ------------------------------------------------------------------ actions
+    def _action(self, text: str, slot: Callable, key: QKeySequence | None = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        a = QAction(text, self.window)
+        if key is not None:
+            a.setShortcut(key)
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        a.setToolTip(f"{tip} ({key.toString()})" if key is not None and tip else tip or text)
+        a.setCheckable(checkable)
+        (a.toggled if checkable else a.triggered).connect(slot)
+        self.window.addAction(a)  # hotkeys work even when the toolbar is hidden
+        return a
+
+    def _build_actions(self) -> None:
+        self.snapshot_action = self._action("Snapshot", self.take_snapshot,
+                                            QKeySequence(Qt.Key.Key_Space), "Save a picture")
+        self.record_action = self._action("Record", self.set_recording, QKeySequence(Qt.Key.Key_R),
+                                          "Start / stop recording", checkable=True)
+        self.vcam_action = self._action("Virtual camera", self.set_virtual_camera,
+                                        QKeySequence(Qt.Key.Key_V),
+                                        "Send to a virtual camera (OBS, Zoom, Meet…)", checkable=True)
+        self.menu = self._build_menu()
+        toolbar = getattr(self.window, "toolbar", None)
+        if toolbar is None:
+            toolbar = self.window.addToolBar("Outputs")
+        toolbar.addSeparator()
+        for a in (self.snapshot_action, self.record_action, self.vcam_action):
+            toolbar.addAction(a)
+        button = QToolButton(toolbar)
+        button.setText("Outputs")
+        button.setToolTip("Folders, formats and what each output shows")
+        button.setMenu(self.menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep Space/R/V for the window
+        toolbar.addWidget(button)
+
+    def _choice(self, menu: QMenu, title: str, key: str, options: dict[str, str],
+                on_change: Callable[[str], None] | None = None) -> QActionGroup:
+        sub = menu.addMenu(title)
+        group = QActionGroup(sub)
+        group.setExclusive(True)
+        current = self._get(key)
+        for value, label in options.items():
+            a = sub.addAction(label)
+            a.setCheckable(True)
+            a.setChecked(value == current)
+            a.setData(value)
+            group.addAction(a)
+
+        def changed(action: QAction) -> None:
+            self._set(key, action.data())
+            if on_change is not None:
+                on_change(action.data())
+
+        group.triggered.connect(changed)
+        return group
+
+    def _build_menu(self) -> QMenu:
+        m = QMenu("Outputs", self.window)
+        self._choice(m, "Snapshot format", "snapshot_format", {"png": "PNG", "jpeg": "JPEG"},
+                     lambda v: setattr(self.snapshots, "fmt", v))
+        self._choice(m, "Snapshot shows", "snapshot_layout", _LAYOUT_LABELS,
+                     lambda v: setattr(self.snapshots, "layout", v))
+        m.addAction("Snapshot folder…", self._on_choose_snapshot_dir)
+        m.addAction("Open snapshot folder", lambda: self.open_folder(self.snapshot_dir))
+        m.addSeparator()
+        self._choice(m, "Recording shows", "record_layout",
+                     {k: _LAYOUT_LABELS[k] for k in ("cartoon", "side_by_side")})
+        audio = m.addAction("Record microphone")
+        audio.setCheckable(True)
+        audio.setChecked(bool(self._get("record_audio")))
+        audio.toggled.connect(lambda on: self._set("record_audio", bool(on)))
+        m.addAction("Recording folder…", self._on_choose_record_dir)
+        m.addAction("Open recording folder", lambda: self.open_folder(self.record_dir))
+        m.addSeparator()
+        self._choice(m, "Virtual camera shows", "vcam_layout",
+                     {k: _LAYOUT_LABELS[k] for k in ("cartoon", "side_by_side")},
+                     self._on_vcam_layout_changed)
+        mirror = m.addAction("Mirror virtual camera")
+        mirror.setCheckable(True)
+        mirror.setChecked(bool(self._get("vcam_mirror")))
+        mirror.toggled.connect(self._on_vcam_mirror_toggled)
+        self._choice(m, "Virtual camera size", "vcam_size", {s: s for s in _ALLOWED["vcam_size"]})
+        return m
+
+    @Slot()
+    def _on_choose_snapshot_dir(self) -> None:
+        d = QFileDialog.getExistingDirectory(self.window, "Snapshot folder", str(self.snapshot_dir))
+        if d:
+            self.set_snapshot_dir(d)
+
+    @Slot()
+    def _on_choose_record_dir(self) -> None:
+        d = QFileDialog.getExistingDirectory(self.window, "Recording folder", str(self.record_dir))
+        if d:
+            self.set_record_dir(d)
+
+    def _on_vcam_layout_changed(self, layout: str) -> None:
+        if self.virtual_camera is not None:
+            self.virtual_camera.layout = layout
+
+    def _on_vcam_mirror_toggled(self, on: bool) -> None:
+        self._set("vcam_mirror", bool(on))
+        if self.virtual_camera is not None:
+            self.virtual_camera.mirror = bool(on)
+
+    def open_folder(self, folder: Path) -> None:
+        """Show ``folder`` in the system file manager."""
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    # ------------------------------------------------------------------ background jobs
+    def _background(self, work: Callable[[], Any], then: Callable[[Any, Exception | None], None]) -> None:
+        def runner() -> None:
+            try:
+                result, error = work(), None
+            except Exception as e:
+                result, error = None, e
+            self._job_done.emit(then, result, error)
+
+        t = threading.Thread(target=runner, name="outputs-io", daemon=True)
+        self._jobs = [j for j in self._jobs if j.is_alive()] + [t]
+        t.start()
+
+    @Slot(object, object, object)
+    def _on_job_done(self, then, result, error) -> None:
+        then(result, error)
+
+    # ------------------------------------------------------------------ snapshot
+    @Slot()
+    def take_snapshot(self) -> None:
+        """Save the newest result (Space). Confirmed by a toast; errors show as a banner."""
+        result = self.pipeline.latest_result()
+        if result is None:
+            self.window.show_toast("No picture yet.")
+            return
+        self.snapshots.folder = self.snapshot_dir
+        self.snapshots.save(result)  # reports through _event_received
+
+    # ------------------------------------------------------------------ recording
+    @property
+    def is_recording(self) -> bool:
+        return self.recorder is not None
+
+    @Slot(bool)
+    def set_recording(self, on: bool) -> None:
+        """Start or stop recording (R)."""
+        if on and self.recorder is None and not self._record_pending:
+            self._start_recording()
+        elif not on and self.recorder is not None:
+            self._stop_recording()
+        self._sync_record_action()
+
+    def _start_recording(self) -> None:
+        name = datetime.now().strftime("cartoon-cam_%Y-%m-%d_%H-%M-%S.mp4")
+        rec = Recorder(self.record_dir / name, layout=self._get("record_layout"),
+                       fps=self.pipeline.source_fps, audio=bool(self._get("record_audio")),
+                       on_event=self._event_received.emit)
+        self._record_pending = True
+        self._pending_recorder = rec
+        self.record_action.setEnabled(False)
+        self._background(rec.start, lambda _r, err: self._on_recorder_started(rec, err))
+
+    def _on_recorder_started(self, rec: Recorder, error: Exception | None) -> None:
+        self._record_pending = False
+        self._pending_recorder = None
+        self.record_action.setEnabled(True)
+        if error is not None:
+            msg = str(error) if isinstance(error, OutputError) else f"Could not start recording: {error}"
+            self.window.show_banner(msg, "error")
+        elif self._shut:  # the window closed while the file was being opened
+            rec.stop()
+        else:
+            self.recorder = rec
+            self.pipeline.add_sink(rec.submit)
+            self._timer.start()
+            self.recording_changed.emit(True)
+        self._sync_record_action()
+
+    def _stop_recording(self, wait: bool = False) -> None:
+        rec, self.recorder = self.recorder, None
+        if rec is None:
+            return
+        self.pipeline.remove_sink(rec.submit)
+        self.recording_changed.emit(False)
+        if wait:
+            rec.stop()
+        else:
+            self._background(rec.stop, lambda _info, _err: None)  # "stopped" event → toast
+
+    def _sync_record_action(self) -> None:
+        on = self.recorder is not None
+        self.record_action.blockSignals(True)
+        self.record_action.setChecked(on or self._record_pending)
+        self.record_action.blockSignals(False)
+        if on:
+            self.record_action.setText(f"■ {_clock(self.recorder.elapsed)}")
+        else:
+            self.record_action.setText("Record")
+        if not on and self.virtual_camera is None:
+            self._timer.stop()
+
+    # ------------------------------------------------------------------ virtual camera
+    @Slot(bool)
+    def set_virtual_camera(self, on: bool) -> None:
+        """Turn the virtual camera on or off (V)."""
+        if on and self.virtual_camera is None:
+            w, h = (int(v) for v in str(self._get("vcam_size")).split("x"))
+            vc = VirtualCamera(width=w, height=h, fps=self.pipeline.source_fps,
+                               layout=self._get("vcam_layout"), mirror=bool(self._get("vcam_mirror")),
+                               camera_factory=self._camera_factory, on_event=self._event_received.emit)
+            self.virtual_camera = vc
+            latest = self.pipeline.latest_result()
+            if latest is not None:
+                vc.submit(latest)
+            self.pipeline.add_sink(vc.submit)
+            vc.start()  # opens the device on its own thread; failures come back as events
+            self._timer.start()
+            self.virtual_camera_changed.emit(True)
+        elif not on and self.virtual_camera is not None:
+            self._stop_virtual_camera()
+        self._sync_vcam_action()
+
+    def _stop_virtual_camera(self, wait: bool = False) -> None:
+        vc, self.virtual_camera = self.virtual_camera, None
+        if vc is None:
+            return
+        self.pipeline.remove_sink(vc.submit)
+        self.virtual_camera_changed.emit(False)
+        if wait:
+            vc.stop()
+        else:
+            self._background(vc.stop, lambda _r, _e: None)
+
+    def _sync_vcam_action(self) -> None:
+        self.vcam_action.blockSignals(True)
+        self.vcam_action.setChecked(self.virtual_camera is not None)
+        self.vcam_action.blockSignals(False)
+
+    # ------------------------------------------------------------------ events
+    @Slot(object)
+    def _on_output_event(self, ev: OutputEvent) -> None:
+        if ev.output == "snapshot":
+            if ev.kind == "saved" and ev.path is not None:
+                folder = ev.path.parent
+                self.window.show_toast(f"Saved {ev.path.name}", "Open folder",
+                                       lambda: self.open_folder(folder))
+                self.snapshot_saved.emit(ev.path)
+            elif ev.kind == "error":
+                self.window.show_banner(ev.message, "error")
+        elif ev.output == "recorder":
+            if ev.kind == "error":
+                if self.recorder is not None and str(self.recorder.path) == str(ev.path):
+                    self._stop_recording()
+                    self._sync_record_action()
+                self.window.show_banner(ev.message, "error")
+            elif ev.kind == "warning":
+                self.window.show_banner(ev.message, "warning")
+            elif ev.kind == "stopped" and ev.path is not None:
+                folder = ev.path.parent
+                self.window.show_toast(ev.message, "Open folder", lambda: self.open_folder(folder))
+        elif ev.output == "virtual_camera":
+            if ev.kind == "error":
+                if self.virtual_camera is not None and self.virtual_camera.error is not None:
+                    self._stop_virtual_camera()
+                    self._sync_vcam_action()
+                self.window.show_banner(ev.message, "error")
+            elif ev.kind == "started":
+                self.window.show_toast(ev.message)
+
+    @Slot()
+    def _on_timer_timeout(self) -> None:
+        if self.recorder is not None:
+            self.record_action.setText(f"■ {_clock(self.recorder.elapsed)}")
+        if self.virtual_camera is not None:
+            self.virtual_camera.fps = self.pipeline.source_fps  # follows a source switch
+
+    # ------------------------------------------------------------------ shutdown
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.window and event.type() == QEvent.Type.Close:
+            QTimer.singleShot(0, self._on_window_closed)  # after the window decided to close
+        return False
+
+    @Slot()
+    def _on_window_closed(self) -> None:
+        if not self.window.isVisible():
+            self.shutdown()
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Finalise a recording, turn the virtual camera off, finish snapshots (blocks briefly).
+        Idempotent; called when the window closes or the application quits."""
+        if self._shut:
+            return
+        self._shut = True
+        self._timer.stop()
+        for t in list(self._jobs):  # a recording being opened / stopped
+            t.join(10.0)
+        self._jobs = []
+        pending, self._pending_recorder = self._pending_recorder, None
+        if pending is not None:  # opened after the window closed: finalise it too
+            pending.stop()
+        self._stop_recording(wait=True)
+        self._stop_virtual_camera(wait=True)
+        self.snapshots.close(wait=True)
