@@ -108,3 +108,27 @@ def test_missing_dataset_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capt
     assert main(["train", "--data", str(tmp_path / "none"), "--style-name", "X", "--preset", "ci_tiny",
                  "--out", str(tmp_path / "r")]) == 2
     assert "dataset folder not found" in capsys.readouterr().err
+
+
+def test_gan_step_under_bf16_autocast_with_per_optimizer_scalers() -> None:
+    """The AMP code path on CPU: bf16 autocast, enabled GradScalers (one per optimiser), clipping."""
+    from cartoon_cam.inference.registry import create_model
+    from training.config import LossCfg
+    from training.discriminator import Discriminator
+    from training.trainer import GanNets, finite_items, gan_step
+    from training.vgg import load_vgg
+
+    torch.manual_seed(0)
+    G, D = create_model("animeganv2").train(), Discriminator(ch=16).train()
+    nets = GanNets(G, D, G, D, load_vgg("random"))
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-4), torch.optim.Adam(D.parameters(), 1e-4)
+    sg, sd = torch.amp.GradScaler("cpu", init_scale=2.0**8), torch.amp.GradScaler("cpu", init_scale=2.0**4)
+    before_g, before_d = G.out_layer[0].weight.clone(), D.net[1].parametrizations.weight.original.clone()
+    imgs = [torch.rand(2, 3, 32, 32) * 2 - 1 for _ in range(4)]
+    rec = gan_step(nets, *imgs, opt_g, opt_d, sg, sd, LossCfg(), torch.device("cpu"), torch.bfloat16, grad_clip=10.0)
+    vals = finite_items(rec, 0)
+    assert {"g_adv", "content", "style", "color", "tv", "d_real", "d_fake", "d_gray", "d_smooth"} <= set(vals)
+    assert not torch.equal(G.out_layer[0].weight, before_g)
+    assert not torch.equal(D.net[1].parametrizations.weight.original, before_d)
+    assert sg.get_scale() == 2.0**8 and sd.get_scale() == 2.0**4  # each optimiser kept its own scaler
+    assert all(p.requires_grad for p in D.parameters())

@@ -98,7 +98,7 @@ class TrainCfg:
     init_epochs: int = 10
     batch: int = 12
     steps_per_epoch: int = 0  # 0 = official max(N_photo, N_style) // global batch
-    steps: int = 0  # distill: total steps (train: 0 = epochs * steps_per_epoch)
+    steps: int = 0  # distill only: total steps (train runs epochs * steps_per_epoch)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16/fp16 on CUDA, off on CPU) | off | bf16 | fp16

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from cartoon_cam.inference.registry import arch_info, create_model
 
 from . import losses as L
-from .config import Config, ConfigError
+from .config import Config, ConfigError, LossCfg
 from .data import PairCropDataset, StreamBatchSampler, infinite_loader, to_tensor, to_uint8
 from .discriminator import Discriminator
 from .export import export_generator
@@ -59,7 +58,7 @@ from .runtime import (
     setup_logging,
     unwrap,
 )
-from .trainer import check_resume_config, load_generator_weights
+from .trainer import check_resume_config, finite_items, load_generator_weights
 
 log = logging.getLogger("training")
 
@@ -206,6 +205,77 @@ def val_pairs(holdout: list[Path], cache: TeacherCache, n: int, multiple: int) -
 # --------------------------------------------------------------------------- training
 
 
+def distill_step(
+    S: nn.Module, Sd: nn.Module, D: nn.Module | None, Dd: nn.Module | None, vgg: nn.Module | None,
+    x: torch.Tensor, t: torch.Tensor, opt_s: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None,
+    scaler_s: torch.amp.GradScaler, scaler_d: torch.amp.GradScaler, lw: LossCfg, device: torch.device,
+    dtype: torch.dtype | None, grad_clip: float = 0.0,
+) -> dict[str, torch.Tensor]:
+    """One distillation step. ``x``: photo crops, ``t``: teacher outputs for them (N x 3 x H x W RGB
+    in [-1, 1]). ``S``/``D`` are the plain modules, ``Sd``/``Dd`` their DDP wrappers (or the same).
+
+    Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ feat·L1(Φ(S(x)), Φ(t))] [+ gan·LSGAN_G]``; with a
+    discriminator, D is updated first (teacher outputs real, student outputs fake).
+    """
+    with autocast(device, dtype):
+        y = Sd(x)
+    rec: dict[str, torch.Tensor] = {}
+    if D is not None and Dd is not None and opt_d is not None:
+        with autocast(device, dtype):
+            logits = Dd(torch.cat([t, y.detach()]))
+        real, fake = logits.float().split(x.shape[0])
+        d_loss = L.lsgan_pair_d_loss(real, fake)
+        optimizer_step(d_loss, opt_d, scaler_d, list(D.parameters()), grad_clip)
+        rec["d_loss"] = d_loss.detach()
+    pix = L.pixel_loss(y, t)
+    edge = L.edge_loss(y, t)
+    loss = lw.pixel * pix + lw.edge * edge
+    rec.update(pixel=pix.detach(), edge=edge.detach())
+    if vgg is not None:
+        with autocast(device, dtype):
+            f_y = vgg(y)
+            with torch.no_grad():
+                f_t = vgg(t)
+        feat = L.feature_loss(f_y, f_t)
+        loss = loss + lw.feat * feat
+        rec["feat"] = feat.detach()
+    if D is not None:
+        D.requires_grad_(False)
+        try:
+            with autocast(device, dtype):
+                g_logits = D(y)
+            adv = L.lsgan_g_loss(g_logits)
+            loss = loss + lw.gan * adv
+            rec["g_adv"] = adv.detach()
+            optimizer_step(loss, opt_s, scaler_s, list(S.parameters()), grad_clip)
+        finally:
+            D.requires_grad_(True)
+    else:
+        optimizer_step(loss, opt_s, scaler_s, list(S.parameters()), grad_clip)
+    rec["total"] = loss.detach()
+    return rec
+
+
+def _inherit_teacher_metadata(cfg: Config, teacher: str) -> None:
+    """Name, attribution and licence of the export default to the teacher's (a distilled model
+    carries its teacher's terms; the photos' terms apply too)."""
+    try:
+        from cartoon_cam.inference.catalog import load_style
+
+        tm = load_style(teacher).manifest
+        t_name, t_attr, t_lic = tm.name, tm.attribution, tm.licence
+    except Exception:  # metadata is best effort
+        t_name, t_attr, t_lic = Path(teacher).stem, "", ""
+    if not cfg.export.name:
+        cfg.export.name = f"{t_name} ({cfg.model.arch})"
+    if not cfg.export.attribution:
+        cfg.export.attribution = f"distilled from {t_name}" + (f" — {t_attr}" if t_attr else "")
+    if not cfg.export.licence and t_lic:
+        cfg.export.licence = t_lic
+    if not cfg.export.licence:
+        log.warning("exported style has no licence: set --licence (it follows the teacher's and the photos' terms)")
+
+
 def distill(
     cfg: Config, out: str | Path, teacher: str, *, resume: str | None = None, stop_after: int | None = None,
     allow_config_change: bool = False, teacher_device: str = "auto", teacher_backend: str = "auto",
@@ -344,48 +414,16 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
             lr = scheduled_lr(o.lr, step, total, o.schedule, o.warmup_steps)
             set_lr(opt_s, lr)
             x, t = (v.to(device, non_blocking=True) for v in next(it))
-            with autocast(device, dtype):
-                y = Sd(x)
-            rec: dict[str, Any] = {}
-            if D is not None and Dd is not None and opt_d is not None:
-                with autocast(device, dtype):
-                    logits = Dd(torch.cat([t, y.detach()]))
-                real, fake = logits.float().split(x.shape[0])
-                d_loss = L.lsgan_pair_d_loss(real, fake)
-                optimizer_step(d_loss, opt_d, scalers["d"], list(D.parameters()), o.grad_clip)
-                rec["d_loss"] = d_loss.item()
-            pix = L.pixel_loss(y, t)
-            edge = L.edge_loss(y, t)
-            loss = lw.pixel * pix + lw.edge * edge
-            rec.update(pixel=pix.item(), edge=edge.item())
-            if vgg is not None:
-                with autocast(device, dtype):
-                    f_y = vgg(y)
-                    with torch.no_grad():
-                        f_t = vgg(t)
-                feat = L.feature_loss(f_y, f_t)
-                loss = loss + lw.feat * feat
-                rec["feat"] = feat.item()
-            if D is not None:
-                D.requires_grad_(False)
-                with autocast(device, dtype):
-                    g_logits = D(y)
-                adv = L.lsgan_g_loss(g_logits)
-                loss = loss + lw.gan * adv
-                rec["g_adv"] = adv.item()
-            optimizer_step(loss, opt_s, scalers["s"], list(S.parameters()), o.grad_clip)
-            if D is not None:
-                D.requires_grad_(True)
-            rec["total"] = loss.item()
-            if not all(math.isfinite(v) for v in rec.values()):
-                raise FloatingPointError(f"step {step}: non-finite loss {rec}")
+            rec = distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device, dtype,
+                               o.grad_clip)
             thr.tick()
             done = step + 1
-            if metrics is not None and (done % cfg.train.log_every == 0 or done == end):
-                metrics.write({"step": done, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **rec})
             bar.update(1)
-            if info.is_main:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items() if k in ("total", "pixel")})
+            if done % cfg.train.log_every == 0 or done == end:
+                vals = finite_items(rec, step)
+                if metrics is not None:
+                    metrics.write({"step": done, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **vals})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("total", "pixel")})
             if done % ckpt_every == 0 and done < end:
                 checkpoint(done)
             if done % val_every == 0 and done < end:
@@ -401,9 +439,7 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     validate(step)
     exported: list[Path] = []
     if info.is_main and step >= total:
-        name = cfg.export.name or f"{Path(teacher).stem} ({cfg.model.arch})"
-        if not cfg.export.name:
-            cfg.export.name = name
+        _inherit_teacher_metadata(cfg, teacher)
         source = f"cartoon-cam-train distill from {Path(teacher).name} (preset {cfg.preset or 'custom'}, step {step})"
         exported = export_generator(unwrap(S).cpu().state_dict(), cfg, run.export, source=source,
                                     thumbnail_input=val[0][0] if val else None)

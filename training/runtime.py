@@ -84,14 +84,20 @@ def pick_device(name: str, info: DistInfo) -> torch.device:
         if dev.index is None:
             dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = True  # fixed training sizes: let cuDNN pick the fastest kernels
     return dev
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for ``mode`` (auto|off|bf16|fp16): AMP only on CUDA; auto prefers bf16."""
-    if device.type != "cuda" or mode == "off":
-        if mode in ("bf16", "fp16") and device.type != "cuda":
-            log.warning("AMP %s requested on %s: running in float32", mode, device)
+    """Autocast dtype for ``mode`` (auto|off|bf16|fp16). ``auto``: bf16 (or fp16 without bf16
+    support) on CUDA, off elsewhere; ``bf16`` also works on CPUs; ``fp16`` needs CUDA."""
+    if mode == "off":
+        return None
+    if device.type != "cuda":
+        if mode == "bf16":
+            return torch.bfloat16
+        if mode == "fp16":
+            log.warning("AMP fp16 needs CUDA: running %s in float32", device)
         return None
     if mode == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -105,7 +111,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 
 def make_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
-    """A GradScaler, enabled only for fp16 on CUDA (one per optimiser)."""
+    """A GradScaler, enabled only for fp16 (one per optimiser; bf16 and fp32 need none)."""
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from cartoon_cam.inference.registry import arch_info, create_model
 
 from . import losses as L
-from .config import RESUME_MUTABLE, Config, ConfigError
+from .config import RESUME_MUTABLE, Config, ConfigError, LossCfg
 from .data import (
     ImageFolderDataset,
     StreamBatchSampler,
@@ -117,6 +118,85 @@ def generate(model: nn.Module, images: list[np.ndarray], device: torch.device) -
     return out
 
 
+@dataclass
+class GanNets:
+    """Generator / discriminator (plain modules), their DDP wrappers (or the same modules) and VGG."""
+
+    G: nn.Module
+    D: nn.Module
+    Gd: nn.Module
+    Dd: nn.Module
+    vgg: nn.Module
+
+
+def init_step(
+    n: GanNets, photo: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, lw: LossCfg,
+    device: torch.device, dtype: torch.dtype | None, grad_clip: float = 0.0,
+) -> dict[str, torch.Tensor]:
+    """One init-phase step: ``con · L1(Φ(p), Φ(G(p)))``. ``photo``: N x 3 x H x W RGB in [-1, 1].
+    Returns detached loss tensors."""
+    with autocast(device, dtype):
+        fake = n.Gd(photo)
+        with torch.no_grad():
+            f_photo = n.vgg(photo)
+        f_fake = n.vgg(fake)
+    con = L.content_loss(f_photo, f_fake)
+    loss = lw.con * con
+    optimizer_step(loss, opt, scaler, list(n.G.parameters()), grad_clip)
+    return {"content": con.detach(), "g_total": loss.detach()}
+
+
+def gan_step(
+    n: GanNets, photo: torch.Tensor, anime: torch.Tensor, anime_gray: torch.Tensor, smooth_gray: torch.Tensor,
+    opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, scaler_g: torch.amp.GradScaler,
+    scaler_d: torch.amp.GradScaler, lw: LossCfg, device: torch.device, dtype: torch.dtype | None,
+    grad_clip: float = 0.0,
+) -> dict[str, torch.Tensor]:
+    """One GAN step, D first then G (on the same generated batch, against the updated D).
+
+    All images N x 3 x H x W RGB in [-1, 1]: ``photo`` (content), ``anime`` (colour style images,
+    D's only "real"), ``anime_gray`` / ``smooth_gray`` (grayscale style / edge-smoothed images, fakes
+    for D). Returns detached loss tensors (unweighted terms and weighted totals).
+    """
+    with autocast(device, dtype):
+        fake = n.Gd(photo)
+        # D step: one batched pass (layer norm is per sample, so batching changes nothing)
+        logits = n.Dd(torch.cat([anime, anime_gray, fake.detach(), smooth_gray]))
+    l_real, l_gray, l_fake, l_smooth = logits.float().split(photo.shape[0])
+    d_raw, d_terms = L.lsgan_d_loss(l_real, l_fake, l_gray, l_smooth, (lw.d_real, lw.d_fake, lw.d_gray, lw.d_smooth))
+    d_loss = lw.d_adv * d_raw
+    optimizer_step(d_loss, opt_d, scaler_d, list(n.D.parameters()), grad_clip)
+    # G step (D frozen; the plain module, so DDP's D hooks stay out of it)
+    n.D.requires_grad_(False)
+    try:
+        with autocast(device, dtype):
+            g_logits = n.D(fake)
+            f_fake = n.vgg(fake)
+            with torch.no_grad():
+                f_photo = n.vgg(photo)
+                f_gray = n.vgg(anime_gray)
+        adv = L.lsgan_g_loss(g_logits)
+        con = L.content_loss(f_photo, f_fake)
+        sty = L.style_loss(f_gray, f_fake)
+        col = L.color_loss(photo, fake)
+        tv = L.tv_loss(fake)
+        g_loss = lw.g_adv * adv + lw.con * con + lw.sty * sty + lw.col * col + lw.tv * tv
+        optimizer_step(g_loss, opt_g, scaler_g, list(n.G.parameters()), grad_clip)
+    finally:
+        n.D.requires_grad_(True)
+    out = {"g_adv": adv, "content": con, "style": sty, "color": col, "tv": tv, "g_total": g_loss, "d_total": d_loss,
+           **d_terms, "logit_real": l_real.mean(), "logit_fake": l_fake.mean()}
+    return {k: v.detach() for k, v in out.items()}
+
+
+def finite_items(rec: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+    """Loss tensors → floats; raises ``FloatingPointError`` on NaN/Inf (training diverged)."""
+    vals = {k: float(v) for k, v in rec.items()}
+    if not all(math.isfinite(v) for v in vals.values()):
+        raise FloatingPointError(f"step {step}: non-finite loss {vals} (lower the learning rates or disable AMP)")
+    return vals
+
+
 def train(
     cfg: Config, out: str | Path, *, resume: str | None = None, stop_after: int | None = None,
     allow_config_change: bool = False,
@@ -200,12 +280,10 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
         init_steps = int(ckpt.get("init_steps", init_steps))
         log.info("resumed from step %d (%s)", start, "init" if start < init_steps else "gan")
 
-    Gd: nn.Module = G
-    Dd: nn.Module = D
+    nets = GanNets(G, D, G, D, vgg)
     if info.enabled:
         ids = [device.index] if device.type == "cuda" else None
-        Gd = DDP(G, device_ids=ids)
-        Dd = DDP(D, device_ids=ids)
+        nets.Gd, nets.Dd = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
 
     metrics = MetricsWriter(run.metrics, run.root / "tb" if cfg.train.tensorboard else None) if info.is_main else None
     if metrics is not None and start:
@@ -217,7 +295,6 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
     style_it = smooth_it = None
 
     lw = cfg.loss
-    d_weights = (lw.d_real, lw.d_fake, lw.d_gray, lw.d_smooth)
     val_every = cfg.train.val_every or spe
     ckpt_every = cfg.train.ckpt_every or spe
     end = total if stop_after is None else min(total, stop_after)
@@ -255,18 +332,9 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
             phase = "init" if step < init_steps else "gan"
             (photo,) = next(photo_it)
             photo = photo.to(device, non_blocking=True)
-            rec: dict[str, Any] = {}
             if phase == "init":
                 set_lr(opt_init, o.lr_init)
-                with autocast(device, dtype):
-                    fake = Gd(photo)
-                    with torch.no_grad():
-                        f_photo = vgg(photo)
-                    f_fake = vgg(fake)
-                con = L.content_loss(f_photo, f_fake)
-                loss = lw.con * con
-                optimizer_step(loss, opt_init, scalers["init"], list(G.parameters()), o.grad_clip)
-                rec.update(content=con.item(), g_total=loss.item())
+                rec = init_step(nets, photo, opt_init, scalers["init"], lw, device, dtype, o.grad_clip)
             else:
                 if style_it is None:
                     style_it = infinite_loader(style_ds, StreamBatchSampler(len(style_ds), batch, stream=1,
@@ -275,45 +343,18 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
                                                                               start_step=step, **mk), nw)
                 anime, anime_gray = (t.to(device, non_blocking=True) for t in next(style_it))
                 (smooth_gray,) = (t.to(device, non_blocking=True) for t in next(smooth_it))
-                with autocast(device, dtype):
-                    fake = Gd(photo)
-                # ---- D step: one batched pass (layer norm is per sample)
-                with autocast(device, dtype):
-                    logits = Dd(torch.cat([anime, anime_gray, fake.detach(), smooth_gray]))
-                l_real, l_gray, l_fake, l_smooth = logits.float().split(photo.shape[0])
-                d_raw, d_terms = L.lsgan_d_loss(l_real, l_fake, l_gray, l_smooth, d_weights)
-                d_loss = lw.d_adv * d_raw
-                optimizer_step(d_loss, opt_d, scalers["d"], list(D.parameters()), o.grad_clip)
-                # ---- G step against the updated D
-                D.requires_grad_(False)
-                with autocast(device, dtype):
-                    g_logits = D(fake)
-                    f_fake = vgg(fake)
-                    with torch.no_grad():
-                        f_photo = vgg(photo)
-                        f_gray = vgg(anime_gray)
-                adv = L.lsgan_g_loss(g_logits)
-                con = L.content_loss(f_photo, f_fake)
-                sty = L.style_loss(f_gray, f_fake)
-                col = L.color_loss(photo, fake)
-                tv = L.tv_loss(fake)
-                g_loss = lw.g_adv * adv + lw.con * con + lw.sty * sty + lw.col * col + lw.tv * tv
-                optimizer_step(g_loss, opt_g, scalers["g"], list(G.parameters()), o.grad_clip)
-                D.requires_grad_(True)
-                rec.update(g_adv=adv.item(), content=con.item(), style=sty.item(), color=col.item(), tv=tv.item(),
-                           g_total=g_loss.item(), d_total=d_loss.item(), **{k: v.item() for k, v in d_terms.items()},
-                           logit_real=l_real.mean().item(), logit_fake=l_fake.mean().item())
-            if not all(math.isfinite(v) for v in rec.values()):
-                raise FloatingPointError(f"step {step}: non-finite loss {rec}")
+                rec = gan_step(nets, photo, anime, anime_gray, smooth_gray, opt_g, opt_d, scalers["g"], scalers["d"],
+                               lw, device, dtype, o.grad_clip)
             thr.tick()
             done = step + 1
-            if metrics is not None and (done % cfg.train.log_every == 0 or done == end):
-                metrics.write({"step": done, "epoch": step // spe, "phase": phase, "steps_per_s": thr.rate(),
-                               "lr": opt_init.param_groups[0]["lr"] if phase == "init" else opt_g.param_groups[0]["lr"],
-                               **rec})
             bar.update(1)
-            if info.is_main:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items() if k in ("g_total", "d_total", "content")})
+            if done % cfg.train.log_every == 0 or done == end:
+                vals = finite_items(rec, step)
+                if metrics is not None:
+                    lr = opt_init.param_groups[0]["lr"] if phase == "init" else opt_g.param_groups[0]["lr"]
+                    metrics.write({"step": done, "epoch": step // spe, "phase": phase, "steps_per_s": thr.rate(),
+                                   "lr": lr, **vals})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("g_total", "d_total", "content")})
             if done % ckpt_every == 0 and done < end:
                 checkpoint(done)
             if done % val_every == 0 and done < end:
