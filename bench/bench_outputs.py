@@ -89,8 +89,8 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
     args = ap.parse_args()
 
-    from cartoon_cam.outputs.compose import compose, letterbox
     from cartoon_cam.outputs.snapshot import SnapshotWriter
+    from cartoon_cam.outputs.virtual_camera import VirtualCamera
 
     print(f"Machine: {machine()}\n")
     print("| source | layout | encoded size | encoder | fps | ms/frame | Mbit/s @30 fps |")
@@ -107,7 +107,8 @@ def main() -> None:
                       f"{r['ms']:.1f} | {r['mbps']:.1f} |", flush=True)
             res = results[len(results) // 2]
             for layout in ("cartoon", "side_by_side"):
-                ms = bench_call(lambda res=res, layout=layout: letterbox(compose(res, layout), 1280, 720), 30)
+                vc = VirtualCamera(width=1280, height=720, layout=layout)
+                ms = bench_call(lambda res=res, vc=vc: vc.render(res), 30)
                 extra.append(f"| virtual camera compose + letterbox → 1280x720 | {w}x{h} {layout} | {ms:.2f} |")
             for fmt in ("png", "jpeg"):
                 sw = SnapshotWriter(Path(tmp) / "snaps", fmt=fmt)

@@ -213,3 +213,32 @@ def test_virtual_camera_without_driver_shows_setup_banner(env, qtbot) -> None:
     qtbot.waitUntil(lambda: not ctl.vcam_action.isChecked(), timeout=5_000)
     assert ctl.virtual_camera is None
     ctl.shutdown()
+
+
+def test_in_the_real_window_close_finalises_the_recording(qtbot, tmp_path: Path) -> None:
+    from cartoon_cam.core.pipeline import Pipeline
+    from cartoon_cam.core.sources import DemoSource
+    from cartoon_cam.ui.main_window import MainWindow
+
+    qs = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    qs.setValue("outputs/record_dir", str(tmp_path / "videos"))
+    qs.setValue("outputs/snapshot_dir", str(tmp_path / "pics"))
+    pipeline = Pipeline(DemoSource(320, 180, fps=30), "classic")
+    window = MainWindow(pipeline, qs)
+    qtbot.addWidget(window)
+    ctl = OutputsController(window, pipeline, qs)
+    assert ctl.record_action in window.toolbar.actions()
+    pipeline.start()
+    window.show()
+    qtbot.waitUntil(lambda: pipeline.latest_result() is not None, timeout=15_000)
+    with qtbot.waitSignal(ctl.snapshot_saved, timeout=10_000):
+        ctl.snapshot_action.trigger()
+    with qtbot.waitSignal(ctl.recording_changed, timeout=10_000):
+        ctl.record_action.trigger()
+    rec = ctl.recorder
+    qtbot.waitUntil(lambda: rec.frames_written >= 15, timeout=15_000)
+    window.close()  # MainWindow stops the pipeline, then runs the close hooks
+    assert not rec.is_recording and rec.info.error is None
+    with av.open(str(rec.path)) as c:
+        assert c.duration is not None
+        assert sum(1 for _ in c.decode(video=0)) >= 15

@@ -187,6 +187,27 @@ def test_send_failure_stops_with_an_event() -> None:
     assert cams[0].closed == 1
 
 
+@pytest.mark.parametrize("layout", ["cartoon", "original", "side_by_side"])
+@pytest.mark.parametrize("mirror", [False, True])
+def test_render_matches_compose_then_letterbox(layout: str, mirror: bool) -> None:
+    from cartoon_cam.outputs.compose import compose, letterbox
+
+    rng = np.random.default_rng(0)
+    img = cv2_blur(rng.integers(0, 256, (360, 480, 3), dtype=np.uint8))
+    r = ResultFrame(Frame(img, 0, 0.0), 255 - img, "test")
+    vc = VirtualCamera(width=640, height=360, layout=layout, mirror=mirror)
+    got = vc.render(r).astype(int)
+    want = letterbox(compose(r, layout, mirror), 640, 360).astype(int)
+    assert got.shape == want.shape == (360, 640, 3)
+    assert np.abs(got - want).mean() < 1.0
+
+
+def cv2_blur(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(img, (9, 9), 3)
+
+
 @pytest.mark.parametrize("system,needle", [
     ("Linux", "modprobe v4l2loopback"),
     ("Windows", "Unity Capture"),

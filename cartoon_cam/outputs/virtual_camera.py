@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from ..core.frames import ResultFrame
 from ..errors import OutputError
-from .compose import OutputEvent, check_layout, compose, letterbox
+from .compose import Letterbox, OutputEvent, check_layout, resize_to
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +183,25 @@ class VirtualCamera:
         except Exception:
             log.exception("virtual camera event handler failed")
 
-    def _compose(self, result: ResultFrame) -> np.ndarray:
-        """uint8 RGB ``(height, width, 3)``: the result's picture letterboxed into the camera."""
-        pic = compose(result, self.layout, mirror=self.mirror)
+    def render(self, result: ResultFrame) -> np.ndarray:
+        """uint8 RGB ``(height, width, 3)``: the result's picture letterboxed into the camera.
+
+        Same picture as ``letterbox(compose(result, layout, mirror))``, but each panel is scaled
+        straight into the canvas (no full-size side-by-side copy)."""
+        src = result.source.image
+        h, w = src.shape[:2]
+        panels = {"cartoon": [result.cartoon], "original": [src],
+                  "side_by_side": [src, result.cartoon]}[self.layout]
+        lb = Letterbox.fit(w * len(panels), h, self.width, self.height)
+        pw = lb.w // len(panels)
+        out = np.zeros((self.height, self.width, 3), np.uint8)
+        for i, panel in enumerate(panels):
+            scaled = resize_to(panel, pw, lb.h)
+            if self.mirror:
+                scaled = cv2.flip(scaled, 1)
+            out[lb.y : lb.y + lb.h, lb.x + i * pw : lb.x + (i + 1) * pw] = scaled
         self.frames_composed += 1
-        return letterbox(pic, self.width, self.height)
+        return out
 
     def _run(self) -> None:
         try:
@@ -223,7 +238,7 @@ class VirtualCamera:
                 latest = self._latest
             if latest is not None and (latest is not sent or state != (self.layout, self.mirror)):
                 state = (self.layout, self.mirror)
-                picture = self._compose(latest)
+                picture = self.render(latest)
                 sent = latest
             cam.send(picture)
             self.frames_sent += 1

@@ -10,7 +10,8 @@ drives the Qt-free outputs of :mod:`cartoon_cam.outputs`:
 * closing the window (or quitting) finalises a recording and turns the virtual camera off.
 
 The window needs ``toolbar`` (``QToolBar``), ``show_banner(text, level, action_text=None,
-action=None)`` and ``show_toast(text, action_text=None, action=None)``; the pipeline needs
+action=None)`` and ``show_toast(text, action_text=None, action=None)``, and may offer
+``add_close_hook(fn)`` (else a close-event filter is used); the pipeline needs
 ``latest_result()``, ``add_sink``/``remove_sink`` and ``source_fps``.
 """
 
@@ -23,7 +24,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QSettings,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolButton
 
@@ -93,9 +104,10 @@ class OutputsController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self._on_timer_timeout)
-        window.installEventFilter(self)
-        from PySide6.QtCore import QCoreApplication
-
+        if hasattr(window, "add_close_hook"):  # MainWindow: runs after the pipeline has stopped
+            window.add_close_hook(self.shutdown)
+        else:
+            window.installEventFilter(self)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
