@@ -40,8 +40,11 @@ def test_duration_record_and_snapshots(tmp_path: Path, capsys) -> None:
     assert st.codec_context.name == "h264"
     assert (st.codec_context.width, st.codec_context.height) == (1280, 360)  # 2 x 640x360 demo
     span = pts[-1] - pts[0]
-    assert 1.5 < span < 3.2
-    assert abs(len(pts) - span * 30) <= 0.2 * span * 30 + 2  # the demo runs at 30 fps
+    assert 1.5 < span < 3.2  # timestamps are capture times: real time
+    # every frame the pipeline produced is in the file (how many depends on the CPU: the pipeline
+    # drops frames when the style is slower than the source; the demo source runs at 30 fps)
+    assert f"recorded {len(pts)} frames" in cap.err
+    assert 5 < (len(pts) - 1) / span < 33
     assert all(b > a for a, b in zip(pts, pts[1:], strict=False))
     assert 2 <= len(list(snaps.glob("*.png"))) <= 3
 
