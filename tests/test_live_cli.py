@@ -115,3 +115,32 @@ def test_signal_stops_cleanly_and_finalises(tmp_path: Path, sig: signal.Signals)
     with av.open(str(out)) as c:  # finalised: the trailer is there, so the duration is known
         assert c.duration is not None and c.duration > 1_000_000
     assert len(video_pts(out)[1]) >= 30
+
+
+def test_disk_full_ends_the_run_with_status_1(tmp_path: Path, capsys, monkeypatch) -> None:
+    import errno
+
+    from cartoon_cam.outputs import recorder as recorder_module
+
+    class FullAfter:
+        def __init__(self, path: Path, limit: int = 20_000):
+            self._fh, self.left = open(path, "wb", buffering=0), limit  # noqa: SIM115
+
+        def write(self, data) -> int:
+            if len(data) > self.left:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.left -= len(data)
+            return self._fh.write(data)
+
+        def truncate(self, size: int) -> int:
+            return self._fh.truncate(size)
+
+        def close(self) -> None:
+            self._fh.close()
+
+    monkeypatch.setattr(recorder_module, "_default_opener", FullAfter)
+    rc = main(["live", "--source", "demo", "--style", "classic", "--duration", "20",
+               "--record", str(tmp_path / "full.mp4"), "--stats-every", "0"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "Recording stopped: the disk is full" in err and "the recording failed" in err
