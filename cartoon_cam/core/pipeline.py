@@ -51,10 +51,12 @@ _ERROR_REPEAT_S = 5.0
 @dataclass(frozen=True)
 class PipelineEvent:
     """Something the user should hear about. ``kind`` is one of :data:`EVENT_KINDS`; ``message`` is
-    a complete, user-facing sentence."""
+    a complete, user-facing sentence; for ``style_*`` events ``style`` is the style concerned, as it
+    was passed to :meth:`Pipeline.set_style` (``str()`` of it)."""
 
     kind: str
     message: str
+    style: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,9 @@ def style_key(style: str | Path) -> str:
     return str(style)
 
 
-def _lower_thread_priority(nice: int) -> None:
-    """Renice the calling thread (Linux: threads are tasks); a no-op elsewhere or when refused.
+def lower_thread_priority(nice: int) -> None:
+    """Give the calling thread at least niceness ``nice`` (Linux, where threads are tasks); a no-op
+    elsewhere or when refused.
 
     Used for the inference and style-loader threads so capture and the GUI stay responsive on small
     CPUs; ONNX Runtime's worker threads inherit it from the thread that creates the session.
@@ -109,7 +112,8 @@ def _lower_thread_priority(nice: int) -> None:
         return
     try:
         tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
     except (OSError, AttributeError):
         pass
 
@@ -149,7 +153,7 @@ class Pipeline:
         self._device_choice = device
         self._size = size
         self._strength = float(strength)
-        self._loaded: list[tuple[int, BackendKey, object]] = []
+        self._loaded: list[tuple[int, BackendKey, str | Path, object]] = []
         self._load_request: tuple | None = None
         self._loading = ""
         self._current_style_id = ""
@@ -339,6 +343,11 @@ class Pipeline:
         return self._strength
 
     @property
+    def requested_style(self) -> str | Path:
+        """The style last asked for (by :meth:`set_style`, or the fallback after a failure)."""
+        return self._wanted
+
+    @property
     def style_id(self) -> str:
         """Id of the style producing results now ("" before the first has loaded)."""
         return self._current_style_id
@@ -385,8 +394,8 @@ class Pipeline:
         )
 
     # ------------------------------------------------------------------ internals
-    def _emit(self, kind: str, message: str) -> None:
-        ev = PipelineEvent(kind, message)
+    def _emit(self, kind: str, message: str, style: str | Path = "") -> None:
+        ev = PipelineEvent(kind, message, str(style))
         log.info("pipeline event %s: %s", kind, message)
         for fn in list(self._listeners):
             try:
@@ -496,7 +505,7 @@ class Pipeline:
 
     # -- style loader thread -------------------------------------------------------------------------
     def _loader_loop(self) -> None:
-        _lower_thread_priority(self._worker_nice)
+        lower_thread_priority(self._worker_nice)
         from ..inference.backends import create_backend
 
         while True:
@@ -527,7 +536,7 @@ class Pipeline:
                     if hasattr(result, "close"):
                         result.close()  # type: ignore[union-attr]
                     return
-                self._loaded.append((token, key, result))
+                self._loaded.append((token, key, style, result))
                 self._cond.notify_all()
 
     def _request_load(self, token: int, key: BackendKey, style: str | Path, backend_choice: str,
@@ -541,8 +550,8 @@ class Pipeline:
 
     # -- inference thread ----------------------------------------------------------------------------
     def _inference_loop(self) -> None:
-        _lower_thread_priority(self._worker_nice)
-        cache: OrderedDict[BackendKey, object] = OrderedDict()
+        lower_thread_priority(self._worker_nice)
+        cache: OrderedDict[BackendKey, tuple[object, str | Path]] = OrderedDict()  # key → (backend, style)
         backend = None
         current_key: BackendKey | None = None
         handled = -1
@@ -552,18 +561,18 @@ class Pipeline:
                 if len(cache) <= self.cache_size:
                     break
                 if k != current_key:
-                    cache.pop(k).close()  # type: ignore[attr-defined]
+                    cache.pop(k)[0].close()  # type: ignore[attr-defined]
 
-        def swap(key: BackendKey, b: object) -> None:
+        def swap(key: BackendKey, b: object, style: str | Path) -> None:
             nonlocal backend, current_key
             backend, current_key = b, key
             self._passthrough = False
-            cache[key] = b
+            cache[key] = (b, style)
             cache.move_to_end(key)
             self._current_style_id = b.style_id  # type: ignore[attr-defined]
             self._current_describe = b.describe()  # type: ignore[attr-defined]
             evict()
-            self._emit("style_changed", f"Style {self._current_style_id!r} on {self._current_describe}.")
+            self._emit("style_changed", f"Style {self._current_style_id!r} on {self._current_describe}.", style)
 
         try:
             while True:
@@ -583,15 +592,15 @@ class Pipeline:
                         frame, self._mailbox = self._mailbox, None
                 try:
                     # 1. styles that finished loading (a stale one is only cached)
-                    for tok, key, res in loaded:
+                    for tok, key, style, res in loaded:
                         if hasattr(res, "process"):
                             if tok == token:
-                                swap(key, res)
+                                swap(key, res, style)
                             else:
-                                cache[key] = res
+                                cache[key] = (res, style)
                                 evict()
                         elif tok == token:
-                            self._on_style_failed(key, res, backend is not None)
+                            self._on_style_failed(key, style, res, backend is not None)
                     # 2. a new style request: from the cache at once, else via the loader
                     if token != handled:
                         handled = token
@@ -599,9 +608,9 @@ class Pipeline:
                         if key == current_key:
                             pass
                         elif key in cache:
-                            swap(key, cache[key])
+                            swap(key, cache[key][0], wanted)
                         else:
-                            self._emit("style_loading", f"Loading style {Path(str(wanted)).name}…")
+                            self._emit("style_loading", f"Loading style {Path(str(wanted)).name}…", wanted)
                             self._request_load(token, key, wanted, *choice)
                     # 3. the newest frame
                     if frame is not None:
@@ -611,27 +620,27 @@ class Pipeline:
                     self._report_error(f"Inference error: {_sentence(e, end='')}.")
         finally:
             with self._cond:
-                leftovers = [r for _, _, r in self._loaded if hasattr(r, "close")]
+                leftovers = [r for *_, r in self._loaded if hasattr(r, "close")]
                 self._loaded = []
-            for b in [*cache.values(), *leftovers]:
+            for b in [*(b for b, _ in cache.values()), *leftovers]:
                 try:
                     b.close()  # type: ignore[attr-defined]
                 except Exception:
                     log.exception("closing a backend failed")
 
-    def _on_style_failed(self, key: BackendKey, err: object, have_backend: bool) -> None:
+    def _on_style_failed(self, key: BackendKey, style: str | Path, err: object, have_backend: bool) -> None:
         """Keep the running style; with none yet, fall back to classic, then to pass-through."""
         msg = _sentence(err, end="") if isinstance(err, BaseException) else str(err)
         name = Path(key[0]).name
         if have_backend:
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.")
+            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.", style)
         elif key[0] != FALLBACK_STYLE:
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {FALLBACK_STYLE!r}.")
+            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {FALLBACK_STYLE!r}.", style)
             with self._cond:
                 self._wanted = FALLBACK_STYLE
                 self._style_token += 1
         else:
-            self._emit("style_failed", f"No style could be loaded ({msg}); showing the original.")
+            self._emit("style_failed", f"No style could be loaded ({msg}); showing the original.", style)
             self._current_style_id = "none"
             self._current_describe = "pass-through"
             self._passthrough = True  # results are the original frames: display and outputs go on
@@ -683,4 +692,4 @@ def _sentence(e: object, end: str = ".") -> str:
 
 
 __all__ = ["EVENT_KINDS", "FALLBACK_STYLE", "SOURCE_STATES", "Pipeline", "PipelineEvent",
-           "PipelineStats", "style_key"]
+           "PipelineStats", "lower_thread_priority", "style_key"]

@@ -241,9 +241,15 @@ class CameraSource(FrameSource):
 
     def _resolve_index(self) -> int:
         if isinstance(self.camera, int):
+            for c in list_cameras(probe=False):  # learn its name, so it is remembered by name
+                if c.index == self.camera:
+                    self.name = c.name
             return self.camera
         cams = list_cameras(probe=False)
         hit = find_camera(self.camera, cams)
+        m = re.fullmatch(r"Camera (\d+)", self.camera)
+        if hit is None and m and not cams:  # a name we made up where names cannot be read
+            return int(m.group(1))
         if hit is None:
             avail = ", ".join(repr(c.name) for c in cams) or "none found"
             raise SourceError(f"camera {self.camera!r} is not connected (cameras: {avail})")

@@ -1,0 +1,233 @@
+"""The composition root of the live app: command-line options → source, pipeline and window.
+
+``cartoon-cam [--source demo|camera|camera:INDEX|camera:NAME|FILE] [--style ID_OR_PATH] …`` opens
+the window. Precedence: command line > saved settings > defaults; on a first run the first camera
+is used, or the demo scene when there is none (and whenever the chosen camera cannot be opened).
+
+This module imports no Qt at import time (the CLI imports it to add its options for every
+command); PySide6 is imported inside :func:`main` / :func:`build_window`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import CartoonCamError, InputError, StyleError
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
+    from .core.pipeline import Pipeline
+    from .inference.catalog import StyleCatalog
+    from .ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+VIEW_MODES = ("side_by_side", "split", "cartoon")  # the same as cartoon_cam.ui.preview_widget.MODES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The window's options (used when no subcommand is given)."""
+    from .inference.backends import BACKENDS
+
+    g = parser.add_argument_group("live window (when no COMMAND is given)")
+    g.add_argument("--source", metavar="SPEC",
+                   help="demo | camera | camera:INDEX | camera:NAME | a video or image file "
+                        "(default: the remembered camera, else the first camera, else demo)")
+    g.add_argument("--style", metavar="ID_OR_PATH",
+                   help="a style id (see 'cartoon-cam styles') or a style/model file")
+    g.add_argument("--backend", choices=BACKENDS, default=None, help="inference backend (default: auto)")
+    g.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto | cpu | cuda | an ONNX Runtime provider (default: auto)")
+    g.add_argument("--size", type=int, default=None, metavar="PX",
+                   help="inference size, pixels on the long side (default: the style's)")
+    g.add_argument("--resolution", default=None, metavar="WxH",
+                   help="camera resolution to ask for (the demo renders at this size)")
+    g.add_argument("--fps", type=float, default=None, help="camera frame rate to ask for")
+    g.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                   help="mirror the picture left-right")
+    g.add_argument("--strength", type=float, default=None, metavar="0..1",
+                   help="blend of cartoon (1) and original (0)")
+    g.add_argument("--view", choices=VIEW_MODES, default=None, help="preview layout")
+    g.add_argument("--fullscreen", action="store_true", help="start fullscreen")
+    g.add_argument("--settings", default=None, metavar="INI",
+                   help="keep the window's settings in this INI file instead of the user's")
+    g.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="save a picture of the window and exit (after --quit-after, default 3 s)")
+    g.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+                   help="close the window after this many seconds (exit status 0)")
+
+
+# ---------------------------------------------------------------------------- decisions (no Qt)
+
+
+def check_style(style: str, catalog: StyleCatalog) -> str:
+    """``style`` if it names a catalog style or an existing file; ``StyleError`` otherwise."""
+    p = Path(style).expanduser()
+    if p.suffix and (p.exists() or "/" in style or "\\" in style):
+        if not p.is_file():
+            raise StyleError(f"--style {style!r}: no such file")
+        return str(p)
+    ids = catalog.ids()
+    if style not in ids:
+        raise StyleError(f"unknown style {style!r} (available: {', '.join(ids) or 'none'})")
+    return style
+
+
+def startup_source_spec(kind: str, camera_name: str) -> str:
+    """The source to start with when ``--source`` is not given (remembered, else first camera,
+    else demo). Listing cameras reads names only (it opens nothing)."""
+    if kind == "demo":
+        return "demo"
+    if kind == "camera" and camera_name:
+        return f"camera:{camera_name}"
+    from .core.sources import list_cameras
+
+    try:
+        cams = list_cameras()
+    except Exception as e:  # never let a listing problem stop the app
+        log.warning("listing cameras failed: %s", e)
+        cams = []
+    return f"camera:{cams[0].name}" if cams else "demo"
+
+
+def _parse_resolution(text: str | None) -> tuple[int, int] | None:
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    w, sep, h = text.partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
+        raise InputError(f"--resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
+    return int(w), int(h)
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if args.size is not None and args.size < 16:
+        raise InputError("--size must be at least 16 pixels")
+    if args.strength is not None and not 0.0 <= args.strength <= 1.0:
+        raise InputError("--strength must be between 0 and 1")
+    if args.quit_after is not None and args.quit_after < 0:
+        raise InputError("--quit-after must be ≥ 0 seconds")
+    if args.fps is not None and args.fps <= 0:
+        raise InputError("--fps must be positive")
+    _parse_resolution(args.resolution)
+    if args.screenshot:
+        parent = Path(args.screenshot).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise InputError(f"--screenshot: folder {parent} does not exist")
+
+
+# ---------------------------------------------------------------------------- construction
+
+
+def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWindow, Pipeline]:
+    """Build the source, the pipeline (not started) and the window, wired together."""
+    from .core.pipeline import Pipeline
+    from .core.sources import open_source
+    from .inference.catalog import StyleCatalog
+    from .ui.app_settings import AppSettings
+    from .ui.main_window import MainWindow
+
+    store = AppSettings(qsettings)
+    catalog = StyleCatalog()
+    extra: list[str] = []
+    if getattr(args, "style", None):
+        style = check_style(args.style, catalog)
+    else:
+        style = store.get("style/id")
+        try:
+            style = check_style(style, catalog) if style else catalog.default_style_id()
+        except StyleError:
+            log.warning("remembered style %r is gone; using the default", style)
+            style = catalog.default_style_id()
+    if style not in catalog.ids():
+        extra.append(style)
+
+    resolution = args.resolution if args.resolution is not None else store.get("source/resolution")
+    try:
+        res = _parse_resolution(resolution)
+    except InputError:
+        res, resolution = None, ""
+    spec = args.source or startup_source_spec(store.get("source/kind"), store.get("source/camera_name"))
+    if spec.strip().lower() == "demo" and res is None:
+        res = (640, 360)
+    source = open_source(spec, width=res[0] if res else None, height=res[1] if res else None, fps=args.fps)
+
+    pipeline = Pipeline(
+        source, style,
+        backend=args.backend or store.get("inference/backend"),
+        device=args.device or store.get("inference/device"),
+        size=args.size if args.size is not None else store.inference_size(),
+        mirror=args.mirror if args.mirror is not None else store.get("view/mirror"),
+        strength=args.strength if args.strength is not None else store.get("view/strength"),
+    )
+    window = MainWindow(pipeline, qsettings, catalog=catalog, extra_styles=extra, resolution=resolution)
+    if args.view:
+        window.set_view_mode(args.view)
+    return window, pipeline
+
+
+def _finish(window: MainWindow, screenshot: str | None, app: Any) -> None:
+    code = 0
+    if screenshot:
+        path = Path(screenshot).expanduser()
+        if window.grab().save(str(path)):
+            print(f"screenshot saved: {path}")
+        else:
+            print(f"cartoon-cam: error: cannot write the screenshot {path}", file=sys.stderr)
+            code = 1
+    window.close()
+    app.exit(code)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Open the window; returns the exit status."""
+    _validate(args)
+    try:
+        from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+        from PySide6.QtWidgets import QApplication
+    except ImportError as e:
+        raise CartoonCamError(f"the window needs PySide6 ({e}); headless use: cartoon-cam live") from None
+    from .ui.app_settings import APPLICATION, ORGANIZATION, open_qsettings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    qsettings = open_qsettings(args.settings)
+    window, pipeline = build_window(args, qsettings)
+
+    # ---- outputs (snapshot / record / virtual camera) hook in here, after construction: ----
+    from .ui.outputs_controller import OutputsController
+
+    outputs = OutputsController(window, pipeline, qsettings)  # noqa: F841 - lives as long as main()
+
+    pipeline.start()
+    if args.fullscreen:
+        window.fullscreen_action.setChecked(True)
+    else:
+        window.show()
+
+    quit_after = args.quit_after if args.quit_after is not None else (3.0 if args.screenshot else None)
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), lambda: _finish(window, args.screenshot, app))
+
+    # Ctrl+C in the terminal closes the window cleanly (Python handles signals between Qt events).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
+    try:
+        code = app.exec()
+    finally:
+        tick.stop()
+        pipeline.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # closing the last window posted a Quit; drop it so a later event loop in this process
+        # (tests run main() in-process) is not ended by it
+        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+    return int(code)

@@ -1,0 +1,579 @@
+"""The main window: preview, side panel, toolbar, status bar, banners and hotkeys.
+
+The GUI thread only paints and reacts: a 15 ms ``QTimer`` pulls the newest frame and result from the
+:class:`~cartoon_cam.core.pipeline.Pipeline` (scaling them once, painting them unscaled); pipeline
+events arrive through a queued signal; camera listing and thumbnail rendering run on a worker
+thread. Opening cameras and loading models happen on the pipeline's threads.
+
+For the outputs (snapshot, recording, virtual camera) the window offers :attr:`MainWindow.toolbar`,
+:meth:`MainWindow.show_banner`, :meth:`MainWindow.show_toast` and :meth:`MainWindow.add_close_hook`
+(run after the pipeline has stopped, e.g. to finalise a recording).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QMouseEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.frames import Frame, ResultFrame
+from ..core.pipeline import Pipeline, PipelineEvent, lower_thread_priority
+from ..core.sources import CameraInfo, FrameSource, list_cameras, open_source
+from ..core.stats import RateMeter
+from ..errors import CartoonCamError
+from ..inference.catalog import StyleCatalog
+from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
+from .banner_widget import BannerAreaWidget, BannerWidget
+from .controls_widget import ControlsWidget
+from .preview_widget import MODE_LABELS, MODES, PreviewWidget
+from .qt_compat import emit
+from .shortcuts_dialog import ShortcutsDialog
+from .style_picker_widget import StyleChoice, StylePickerWidget
+from .thumbnails import render_thumbnail
+from .toast_widget import ToastWidget
+
+log = logging.getLogger(__name__)
+
+PREVIEW_INTERVAL_MS = 15
+STATUS_INTERVAL_MS = 500
+FILE_FILTER = "Videos and images (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
+
+
+def source_spec_of(src: FrameSource) -> str:
+    """The spec the UI lists and remembers for ``src`` (cameras by name)."""
+    return f"camera:{src.name}" if src.kind == "camera" else src.spec
+
+
+def style_choices(catalog: StyleCatalog, extra: list[str] | tuple[str, ...] = ()) -> list[StyleChoice]:
+    """Catalog styles (built-ins first), then style files given by path."""
+    out = []
+    for e in catalog.entries():
+        m = e.manifest
+        out.append(StyleChoice(m.id, m.name or m.id, m.description, m.thumbnail, m.sha256 or str(e.path), m.licence))
+    for p in extra:
+        if p not in {c.key for c in out}:
+            out.append(StyleChoice(str(p), Path(p).stem, f"Model file {p}", "", str(p)))
+    return out
+
+
+class MainWindow(QMainWindow):
+    """The live window over a (started or not yet started) :class:`Pipeline`.
+
+    ``settings`` is the app's ``QSettings`` (tests pass a fresh INI file). The window reflects the
+    pipeline's current mirror/strength/size/backend and persists every change the user makes.
+    """
+
+    frame_displayed = Signal(object)  # Frame painted in the original pane
+    result_displayed = Signal(object)  # ResultFrame painted in the cartoon pane
+    pipeline_event_received = Signal(object)  # PipelineEvent, re-emitted on the GUI thread once handled
+    view_mode_changed = Signal(str)
+    style_requested = Signal(str)  # a style key the user picked
+    cameras_listed = Signal(list)  # list[CameraInfo]
+    _worker_finished = Signal(object, object)  # (callbacks, Future) from the worker thread
+    _event_posted = Signal(object)  # PipelineEvent from a pipeline thread (queued hop)
+
+    def __init__(self, pipeline: Pipeline, settings: QSettings, *, catalog: StyleCatalog | None = None,
+                 extra_styles: list[str] | tuple[str, ...] = (), resolution: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pipeline = pipeline
+        self.settings = AppSettings(settings)
+        self.catalog = catalog or StyleCatalog()
+        self.setWindowTitle("cartoon_cam")
+        self.resize(1280, 760)
+        self._closing = False
+        self._close_hooks: list[Callable[[], None]] = []
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cartoon_cam-ui")
+        self._worker_finished.connect(self._on_worker_finished)
+        self._shown_frame: Frame | None = None
+        self._shown_result: ResultFrame | None = None
+        self._pending_frame: Frame | None = None
+        self._pending_result: ResultFrame | None = None
+        self.original_meter = RateMeter()
+        self.cartoon_meter = RateMeter()
+        self._resolution = resolution if resolution is not None else self.settings.get("source/resolution")
+        self._active_style = ""  # the style producing results (set by style_changed events)
+        self._cameras: list[CameraInfo] = []
+        self._shortcuts_dialog: ShortcutsDialog | None = None
+        self._dock_was_visible = True
+
+        # central: banners above the preview, toast floating over it
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.banners = BannerAreaWidget()
+        self.preview = PreviewWidget()
+        lay.addWidget(self.banners)
+        lay.addWidget(self.preview, 1)
+        self.setCentralWidget(central)
+        self.toast = ToastWidget(self.preview)
+        self.preview.painted.connect(self._on_preview_painted)
+        self.preview.divider_changed.connect(self._on_preview_divider_changed)
+        self.preview.mouseDoubleClickEvent = self._on_preview_double_clicked  # type: ignore[method-assign]
+
+        # side panel
+        self.style_picker = StylePickerWidget()
+        self.controls = ControlsWidget(self.style_picker)
+        self.dock = QDockWidget("Controls", self)
+        self.dock.setObjectName("controls_dock")
+        self.dock.setWidget(self.controls)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+        # toolbar (public: the outputs controller adds Snapshot / Record / Virtual camera here)
+        self.toolbar = QToolBar("Main", self)
+        self.toolbar.setObjectName("main_toolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self._build_actions()
+
+        # status bar
+        self.status_label = QLabel("")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+
+        # wire controls
+        self.style_picker.style_selected.connect(self._on_style_picker_style_selected)
+        self.controls.source_chosen.connect(self._on_controls_source_chosen)
+        self.controls.open_file_requested.connect(self.open_file)
+        self.controls.cameras_refresh_requested.connect(self.refresh_cameras)
+        self.controls.resolution_chosen.connect(self._on_controls_resolution_chosen)
+        self.controls.strength_changed.connect(self._on_controls_strength_changed)
+        self.controls.quality_changed.connect(self._on_controls_quality_changed)
+        self.controls.backend_changed.connect(self._on_controls_backend_changed)
+        self.cameras_listed.connect(self._on_cameras_listed)
+        self._event_posted.connect(self._on_pipeline_event_posted)
+        pipeline.add_listener(self._post_pipeline_event)  # called on pipeline threads
+
+        self._restore()
+
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._preview_timer.setInterval(PREVIEW_INTERVAL_MS)
+        self._preview_timer.timeout.connect(self._on_preview_timer_timeout)
+        self._preview_timer.start()
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_INTERVAL_MS)
+        self._status_timer.timeout.connect(self._on_status_timer_timeout)
+        self._status_timer.start()
+
+        self.reload_styles(extra_styles)
+        self.refresh_cameras()
+
+    # ------------------------------------------------------------------ public API
+    def show_banner(self, text: str, level: str = "error", action_text: str | None = None,
+                    action: Callable[[], None] | None = None, key: str | None = None) -> BannerWidget:
+        """A non-blocking message above the preview (``level``: error | warning | info)."""
+        return self.banners.show_banner(text, level, action_text, action, key)
+
+    def show_toast(self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None) -> None:
+        """A short message over the bottom of the preview that goes away by itself."""
+        self.toast.show_toast(text, action_text, action)
+
+    def add_close_hook(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on close, after the pipeline has stopped (finalise outputs here)."""
+        self._close_hooks.append(fn)
+
+    def run_in_worker(self, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
+                      on_error: Callable[[BaseException], None] | None = None) -> Future:
+        """Run ``fn`` on the window's worker thread; ``on_done(result)`` / ``on_error(exc)`` run on
+        the GUI thread afterwards."""
+        fut = self._executor.submit(fn)
+        fut.add_done_callback(lambda f: emit(self._worker_finished, (on_done, on_error), f))
+        return fut
+
+    @property
+    def view_mode(self) -> str:
+        return self.preview.mode
+
+    def set_view_mode(self, mode: str) -> None:
+        self.preview.set_mode(mode)
+        self._shown_frame = self._shown_result = None  # re-fill the panes for the new layout
+        for a in self._view_actions.actions():
+            a.setChecked(a.data() == mode)
+        self.settings.set("view/mode", mode)
+        emit(self.view_mode_changed, mode)
+
+    def select_style(self, key: str) -> None:
+        """Switch to style ``key`` (an id or a path) as if picked in the list."""
+        if key not in set(self.style_picker.keys()):
+            self.style_picker.add_choice(StyleChoice(key, Path(key).stem, f"Model file {key}", "", key))
+        self.style_picker.select_key(key)
+        self._on_style_picker_style_selected(key)
+
+    def set_source_spec(self, spec: str, *, remember: bool = True) -> None:
+        """Switch the pipeline to the source ``spec`` (opened on the capture thread)."""
+        try:
+            src = self._make_source(spec)
+        except CartoonCamError as e:
+            self.show_banner(str(e), "error", key="source")
+            return
+        self.pipeline.set_source(src)
+        self.banners.dismiss("source")
+        self.banners.dismiss("camera_fallback")
+        self.controls.set_current_source(spec)
+        self.preview.placeholder_original = f"Opening {spec}…"
+        if remember:
+            if spec == "demo":
+                self.settings.set("source/kind", "demo")
+            elif spec.startswith("camera:"):
+                self.settings.set("source/kind", "camera")
+                self.settings.set("source/camera_name", spec.partition(":")[2])
+
+    def open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video or an image", str(Path.home()), FILE_FILTER)
+        if path:
+            self.set_source_spec(path, remember=False)
+
+    def refresh_cameras(self) -> None:
+        """List cameras on the worker thread (names, never opening them)."""
+        self.run_in_worker(list_cameras, lambda cams: emit(self.cameras_listed, cams),
+                           lambda e: log.warning("listing cameras failed: %s", e))
+
+    def reload_styles(self, extra: list[str] | tuple[str, ...] = ()) -> None:
+        """Refill the style list from the catalog (plus ``extra`` paths) and render thumbnails."""
+        extra = [*extra]
+        req = str(self.pipeline.requested_style)
+        if req not in {e.id for e in self.catalog.entries()} and req not in extra:
+            extra.append(req)
+        self.style_picker.set_choices(style_choices(self.catalog, extra))
+        self.style_picker.select_key(req)
+        for c in self.style_picker.needs_thumbnail():
+            self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp),
+                               lambda img, c=c: self.style_picker.set_thumbnail(c.key, img),
+                               lambda e, c=c: log.info("no thumbnail for %s: %s", c.key, e))
+
+    def gui_ms_per_frame(self) -> float:
+        """Mean GUI-thread milliseconds per displayed update (scaling + painting)."""
+        return self.preview.gui_ms.mean()
+
+    # ------------------------------------------------------------------ construction helpers
+    def _add_action(self, text: str, shortcuts: list[str] | str | None, slot: Callable[..., Any], *,
+                    checkable: bool = False, toolbar: bool = False, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcuts:
+            seqs = [shortcuts] if isinstance(shortcuts, str) else shortcuts
+            act.setShortcuts([QKeySequence(s) for s in seqs])
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.setCheckable(checkable)
+        act.setToolTip(f"{tip or text} ({', '.join([shortcuts] if isinstance(shortcuts, str) else shortcuts or [])})")
+        (act.toggled if checkable else act.triggered).connect(slot)
+        self.addAction(act)  # shortcuts work even with the toolbar or panel hidden
+        if toolbar:
+            self.toolbar.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        self._view_actions = QActionGroup(self)
+        self._view_actions.setExclusive(True)
+        for i, mode in enumerate(MODES):
+            act = self._add_action(MODE_LABELS[mode], f"Ctrl+{i + 1}", lambda _=False, m=mode: self.set_view_mode(m),
+                                   checkable=False, toolbar=True)
+            act.setCheckable(True)
+            act.setData(mode)
+            self._view_actions.addAction(act)
+        self.toolbar.addSeparator()
+        self.mirror_action = self._add_action("Mirror", "M", self._on_mirror_action_toggled, checkable=True,
+                                              toolbar=True, tip="Mirror the picture left ↔ right")
+        self.fullscreen_action = self._add_action("Fullscreen", "F11", self._on_fullscreen_action_toggled,
+                                                  checkable=True, toolbar=True)
+        controls_action = self.dock.toggleViewAction()
+        controls_action.setText("Controls")
+        controls_action.setShortcut(QKeySequence("F9"))
+        self.addAction(controls_action)
+        self.toolbar.addAction(controls_action)
+        self.toolbar.addSeparator()  # outputs go after this
+        self._add_action("Exit fullscreen", "Esc", self._on_escape_action_triggered)
+        self._add_action("Next style", "Right", lambda: self.style_picker.pick_relative(+1))
+        self._add_action("Previous style", "Left", lambda: self.style_picker.pick_relative(-1))
+        for i in range(9):
+            self._add_action(f"Style {i + 1}", str(i + 1), lambda _=False, i=i: self.style_picker.pick_index(i))
+        self._add_action("Next quality preset", "Q", self._on_quality_action_triggered)
+        self._add_action("Open video or image…", "Ctrl+O", self.open_file)
+        self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
+        self._add_action("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString() or "Ctrl+Q", self.close)
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        return [
+            ("1 – 9", "Pick style 1–9"), ("← / →", "Previous / next style"),
+            ("Ctrl+1 / 2 / 3", "Side by side / split wipe / cartoon only"), ("M", "Mirror"),
+            ("F11, double-click", "Fullscreen"), ("Esc", "Leave fullscreen"), ("Q", "Next quality preset"),
+            ("F9", "Show / hide the controls"), ("Ctrl+O", "Open a video or image"), ("F1", "This list"),
+            ("Ctrl+Q", "Quit"),
+        ]
+
+    def _restore(self) -> None:
+        s = self.settings
+        geo = s.get("window/geometry")
+        if not geo.isEmpty():
+            self.restoreGeometry(geo)
+        state = s.get("window/state")
+        if not state.isEmpty():
+            self.restoreState(state)
+        self.dock.setVisible(s.get("window/controls_visible"))
+        self.set_view_mode(s.get("view/mode"))
+        self.preview.set_divider(s.get("view/divider"))
+        p = self.pipeline
+        self.mirror_action.blockSignals(True)
+        self.mirror_action.setChecked(p.mirror)
+        self.mirror_action.blockSignals(False)
+        self.controls.set_strength(p.strength)
+        self.controls.set_quality(quality_for_size(p.size))
+        self.controls.set_backend(*p.backend_choice)
+        spec = source_spec_of(p.source)
+        self.controls.set_sources([], spec)
+        if self._resolution:
+            self.controls.set_resolution(self._resolution)
+        self.preview.placeholder_original = f"Opening {spec}…"
+
+    def _make_source(self, spec: str) -> FrameSource:
+        try:
+            res = parse_resolution(self._resolution) if self._resolution else None
+        except ValueError:
+            res = None
+        if spec == "demo" and res is None:
+            res = (640, 360)
+        w, h = res if res else (None, None)
+        return open_source(spec, width=w, height=h)
+
+    # ------------------------------------------------------------------ preview
+    def _on_preview_timer_timeout(self) -> None:
+        f = self.pipeline.latest_frame()
+        r = self.pipeline.latest_result()
+        orig = cart = None
+        if self.preview.mode == "side_by_side":
+            if f is not None and f is not self._shown_frame:
+                self._shown_frame = self._pending_frame = f
+                orig = f.image
+            if r is not None and r is not self._shown_result:
+                self._shown_result = self._pending_result = r
+                cart = r.cartoon
+        elif r is not None and r is not self._shown_result:
+            self._shown_result = self._pending_result = r
+            orig, cart = r.source.image, r.cartoon
+            self._shown_frame = self._pending_frame = r.source
+        if orig is not None or cart is not None:
+            self.preview.set_images(orig, cart)
+
+    def _on_preview_painted(self) -> None:
+        f, r = self._pending_frame, self._pending_result
+        self._pending_frame = self._pending_result = None
+        if f is not None:
+            self.original_meter.mark()
+            emit(self.frame_displayed, f)
+        if r is not None:
+            self.cartoon_meter.mark()
+            self.pipeline.mark_displayed(r)
+            emit(self.result_displayed, r)
+
+    def _on_preview_divider_changed(self, x: float) -> None:
+        self.settings.set("view/divider", x)
+
+    def _on_preview_double_clicked(self, event: QMouseEvent) -> None:
+        self.fullscreen_action.toggle()
+
+    # ------------------------------------------------------------------ status
+    def status_text(self) -> str:
+        st = self.pipeline.stats()
+        state = {"live": "", "reconnecting": " · reconnecting…", "failed": " · unavailable",
+                 "starting": " · starting…", "ended": " · ended", "stopped": " · stopped"}.get(st.source_state, "")
+
+        def ms(v: float) -> str:
+            return "–" if v != v else f"{v:.0f}"
+
+        style = st.style_id or "…"
+        if st.loading_style:
+            style += f" (loading {Path(st.loading_style).name}…)"
+        return (f"{st.source}{state}   |   capture {st.capture_fps:.1f} fps · cartoon {st.inference_fps:.1f} fps"
+                f" · shown {self.original_meter.rate():.1f}/{st.display_fps:.1f} fps"
+                f" · latency {ms(st.latency_p50_ms)}/{ms(st.latency_p95_ms)} ms (p50/p95)"
+                f" · dropped {st.dropped}   |   {style} · {st.backend or '–'}")
+
+    def _on_status_timer_timeout(self) -> None:
+        self.status_label.setText(self.status_text())
+        self.controls.set_provider(self.pipeline.stats().backend)
+
+    # ------------------------------------------------------------------ pipeline events
+    def _post_pipeline_event(self, ev: PipelineEvent) -> None:
+        """Pipeline thread → GUI thread. Only this private signal crosses threads; the public
+        ``pipeline_event_received`` is emitted on the GUI thread, so no queued call can reach a
+        receiver that has gone away."""
+        emit(self._event_posted, ev)
+
+    def _on_pipeline_event_posted(self, ev: PipelineEvent) -> None:
+        if self._closing:
+            return
+        self._handle_pipeline_event(ev)
+        emit(self.pipeline_event_received, ev)
+
+    def _handle_pipeline_event(self, ev: PipelineEvent) -> None:
+        kind, msg = ev.kind, ev.message
+        src = self.pipeline.source
+        if kind == "source_opened":
+            self.banners.dismiss("source")
+            self.controls.set_granted(src.describe())
+            if src.kind == "camera":  # opened by index: now we know its name
+                if self.settings.get("source/kind") == "camera":
+                    self.settings.set("source/camera_name", src.name)
+                self.controls.set_current_source(source_spec_of(src))
+        elif kind == "source_failed":
+            if src.kind == "camera" and self.pipeline.source_state == "failed":
+                spec = source_spec_of(src)
+                self.set_source_spec("demo", remember=False)
+                reason = msg.removesuffix(" Retrying…")
+                self.show_banner(f"{reason} Showing the demo scene instead.", "warning", "Retry camera",
+                                 lambda: self.set_source_spec(spec), key="camera_fallback")
+            else:
+                self.show_banner(msg, "error", key="source")
+        elif kind == "source_lost":
+            self.show_banner(msg, "warning", key="source")
+        elif kind == "source_recovered":
+            self.banners.dismiss("source")
+            self.controls.set_granted(src.describe())
+            self.show_toast(msg)
+        elif kind == "source_ended":
+            self.show_banner(msg, "info", key="source")
+        elif kind == "style_loading":
+            self.statusBar().showMessage(msg, 3000)
+        elif kind == "style_changed":
+            self.banners.dismiss("style")
+            self._active_style = ev.style
+            if ev.style == str(self.pipeline.requested_style):  # not overtaken by a newer pick
+                self.style_picker.select_key(ev.style)
+            self.controls.set_provider(self.pipeline.stats().backend)
+            self.statusBar().showMessage(msg, 3000)
+        elif kind == "style_failed":
+            self.show_banner(msg, "error", key="style")
+            if self._active_style:  # back to the style still running
+                self.style_picker.select_key(self._active_style)
+                self.settings.set("style/id", self._active_style)
+        else:
+            self.show_banner(msg, "error")
+
+    # ------------------------------------------------------------------ user actions
+    def _on_style_picker_style_selected(self, key: str) -> None:
+        self.pipeline.set_style(key)
+        self.settings.set("style/id", key)
+        emit(self.style_requested, key)
+
+    def _on_controls_source_chosen(self, spec: str) -> None:
+        self.set_source_spec(spec)
+
+    def _on_controls_resolution_chosen(self, res: str) -> None:
+        self._resolution = res
+        self.settings.set("source/resolution", res)
+        self.set_source_spec(source_spec_of(self.pipeline.source), remember=False)
+
+    def _on_controls_strength_changed(self, strength: float) -> None:
+        self.pipeline.set_strength(strength)
+        self.settings.set("view/strength", strength)
+
+    def _on_controls_quality_changed(self, key: str) -> None:
+        size = QUALITY_PRESETS[key][1] if key in QUALITY_PRESETS else int(key)
+        self.pipeline.set_size(size)
+        self.settings.set("inference/quality", key)
+        self.statusBar().showMessage(f"Inference size: {size or 'style default'}", 2000)
+
+    def _on_quality_action_triggered(self) -> None:
+        keys = list(QUALITY_PRESETS)
+        cur = quality_for_size(self.pipeline.size)
+        nxt = keys[(keys.index(cur) + 1) % len(keys)] if cur in keys else keys[0]
+        self.controls.set_quality(nxt)
+        self._on_controls_quality_changed(nxt)
+
+    def _on_controls_backend_changed(self, backend: str, device: str) -> None:
+        self.pipeline.set_backend(backend, device)
+        self.settings.set("inference/backend", backend)
+        self.settings.set("inference/device", device)
+
+    def _on_mirror_action_toggled(self, on: bool) -> None:
+        self.pipeline.set_mirror(on)
+        self.settings.set("view/mirror", on)
+
+    def _on_fullscreen_action_toggled(self, on: bool) -> None:
+        if on:
+            self._dock_was_visible = self.dock.isVisible()
+            self.dock.hide()
+            self.toolbar.hide()
+            self.statusBar().hide()
+            self.showFullScreen()
+        else:
+            self.showNormal()
+            self.toolbar.show()
+            self.statusBar().show()
+            self.dock.setVisible(self._dock_was_visible)
+
+    def _on_escape_action_triggered(self) -> None:
+        if self.fullscreen_action.isChecked():
+            self.fullscreen_action.setChecked(False)
+
+    def _on_help_action_triggered(self) -> None:
+        if self._shortcuts_dialog is None:
+            self._shortcuts_dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        self._shortcuts_dialog.show()
+        self._shortcuts_dialog.raise_()
+
+    # ------------------------------------------------------------------ worker + cameras
+    def _on_worker_finished(self, callbacks: tuple[Callable | None, Callable | None], fut: Future) -> None:
+        if self._closing or fut.cancelled():
+            return
+        on_done, on_error = callbacks
+        exc = fut.exception()
+        if exc is not None:
+            if on_error is not None:
+                on_error(exc)
+            else:
+                log.warning("background task failed: %s", exc)
+        elif on_done is not None:
+            on_done(fut.result())
+
+    def _on_cameras_listed(self, cameras: list[CameraInfo]) -> None:
+        self._cameras = list(cameras)
+        self.controls.set_sources(self._cameras, source_spec_of(self.pipeline.source))
+        if self._resolution:
+            self.controls.set_resolution(self._resolution)
+
+    # ------------------------------------------------------------------ shutdown
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Stop capture → inference (≤ 1 s), then the outputs' close hooks; save the settings."""
+        if not self._closing:
+            self._closing = True
+            self._preview_timer.stop()
+            self._status_timer.stop()
+            self.pipeline.remove_listener(self._post_pipeline_event)
+            self.pipeline.stop(timeout=1.0)
+            for fn in self._close_hooks:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("close hook %r failed", fn)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            full = self.fullscreen_action.isChecked()
+            if full:
+                self.showNormal()
+            self.settings.set("window/geometry", self.saveGeometry())
+            self.settings.set("window/state", self.saveState())
+            self.settings.set("window/controls_visible", self._dock_was_visible if full else self.dock.isVisible())
+            self.settings.sync()
+        super().closeEvent(event)
+
+
+def _render_thumbnail_low_priority(key: str, stamp: str) -> Any:
+    lower_thread_priority(5)
+    return render_thumbnail(key, stamp)
