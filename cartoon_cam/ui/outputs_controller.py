@@ -44,6 +44,7 @@ from ..outputs.recorder import Recorder
 from ..outputs.snapshot import SnapshotWriter
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
+from .qt_compat import emit
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class OutputsController(QObject):
         self._shut = False
         self.snapshots = SnapshotWriter(self.snapshot_dir, fmt=self._get("snapshot_format"),
                                         layout=self._get("snapshot_layout"),
-                                        on_event=self._event_received.emit)
+                                        on_event=self._post_event)
         self._event_received.connect(self._on_output_event, Qt.ConnectionType.QueuedConnection)
         self._job_done.connect(self._on_job_done, Qt.ConnectionType.QueuedConnection)
         self._build_actions()
@@ -252,6 +253,10 @@ class OutputsController(QObject):
         """Show ``folder`` in the system file manager."""
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
+    def _post_event(self, ev: OutputEvent) -> None:
+        """Called on the outputs' threads: hand the event to the GUI thread."""
+        emit(self._event_received, ev)
+
     # ------------------------------------------------------------------ background jobs
     def _background(self, work: Callable[[], Any], then: Callable[[Any, Exception | None], None]) -> None:
         def runner() -> None:
@@ -259,7 +264,7 @@ class OutputsController(QObject):
                 result, error = work(), None
             except Exception as e:
                 result, error = None, e
-            self._job_done.emit(then, result, error)
+            emit(self._job_done, then, result, error)
 
         t = threading.Thread(target=runner, name="outputs-io", daemon=True)
         self._jobs = [j for j in self._jobs if j.is_alive()] + [t]
@@ -298,7 +303,7 @@ class OutputsController(QObject):
         name = datetime.now().strftime("cartoon-cam_%Y-%m-%d_%H-%M-%S.mp4")
         rec = Recorder(self.record_dir / name, layout=self._get("record_layout"),
                        fps=self.pipeline.source_fps, audio=bool(self._get("record_audio")),
-                       on_event=self._event_received.emit)
+                       on_event=self._post_event)
         self._record_pending = True
         self._pending_recorder = rec
         self.record_action.setEnabled(False)
@@ -317,7 +322,7 @@ class OutputsController(QObject):
             self.recorder = rec
             self.pipeline.add_sink(rec.submit)
             self._timer.start()
-            self.recording_changed.emit(True)
+            emit(self.recording_changed, True)
         self._sync_record_action()
 
     def _stop_recording(self, wait: bool = False) -> None:
@@ -325,7 +330,7 @@ class OutputsController(QObject):
         if rec is None:
             return
         self.pipeline.remove_sink(rec.submit)
-        self.recording_changed.emit(False)
+        emit(self.recording_changed, False)
         if wait:
             rec.stop()
         else:
@@ -351,7 +356,7 @@ class OutputsController(QObject):
             w, h = (int(v) for v in str(self._get("vcam_size")).split("x"))
             vc = VirtualCamera(width=w, height=h, fps=self.pipeline.source_fps,
                                layout=self._get("vcam_layout"), mirror=bool(self._get("vcam_mirror")),
-                               camera_factory=self._camera_factory, on_event=self._event_received.emit)
+                               camera_factory=self._camera_factory, on_event=self._post_event)
             self.virtual_camera = vc
             latest = self.pipeline.latest_result()
             if latest is not None:
@@ -359,7 +364,7 @@ class OutputsController(QObject):
             self.pipeline.add_sink(vc.submit)
             vc.start()  # opens the device on its own thread; failures come back as events
             self._timer.start()
-            self.virtual_camera_changed.emit(True)
+            emit(self.virtual_camera_changed, True)
         elif not on and self.virtual_camera is not None:
             self._stop_virtual_camera()
         self._sync_vcam_action()
@@ -369,7 +374,7 @@ class OutputsController(QObject):
         if vc is None:
             return
         self.pipeline.remove_sink(vc.submit)
-        self.virtual_camera_changed.emit(False)
+        emit(self.virtual_camera_changed, False)
         if wait:
             vc.stop()
         else:
@@ -388,7 +393,7 @@ class OutputsController(QObject):
                 folder = ev.path.parent
                 self.window.show_toast(f"Saved {ev.path.name}", "Open folder",
                                        lambda: self.open_folder(folder))
-                self.snapshot_saved.emit(ev.path)
+                emit(self.snapshot_saved, ev.path)
             elif ev.kind == "error":
                 self.window.show_banner(ev.message, "error")
         elif ev.output == "recorder":
