@@ -226,6 +226,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         tick.stop()
         pipeline.stop()
+        if not pipeline.join(timeout=10.0):  # the window is gone; let a long model run finish
+            log.warning("pipeline threads did not finish: %s", ", ".join(pipeline.threads_alive()))
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # closing the last window posted a Quit; drop it so a later event loop in this process
         # (tests run main() in-process) is not ended by it

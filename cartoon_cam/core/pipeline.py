@@ -225,6 +225,17 @@ class Pipeline:
             self._source.close()
         self._source_state = "stopped"
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait (after :meth:`stop`) until every thread has finished; True when none is left.
+
+        For process exit: a heavy style's frame can outlast ``stop()``'s 1 s on a CPU, and a model
+        still running while the interpreter shuts down is best avoided.
+        """
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.perf_counter()))
+        return not self.threads_alive()
+
     @property
     def running(self) -> bool:
         return self._started and not self._stopped

@@ -31,11 +31,20 @@ def fit_size(w: int, h: int, box_w: int, box_h: int) -> tuple[int, int]:
 
 
 def scaled(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
-    """``rgb`` resized to (h, w): area filter when shrinking, bilinear when growing."""
-    if rgb.shape[1] == w and rgb.shape[0] == h:
+    """``rgb`` (uint8 HxWx3) resized to (h, w) for display, fast at any factor.
+
+    Shrinking by 2x or more first averages k x k blocks (OpenCV's area filter is fast only for
+    integer factors), then bilinear covers the rest; below 2x bilinear alone does not alias.
+    """
+    sh, sw = rgb.shape[:2]
+    if (sw, sh) == (w, h):
         return rgb
-    shrink = w * h < rgb.shape[0] * rgb.shape[1]
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    k = int(min(sw / max(w, 1), sh / max(h, 1)))
+    if k >= 2:
+        rgb = cv2.resize(rgb[: sh // k * k, : sw // k * k], (sw // k, sh // k), interpolation=cv2.INTER_AREA)
+        if rgb.shape[1] == w and rgb.shape[0] == h:
+            return rgb
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def qimage_to_rgb(img: QImage) -> np.ndarray:

@@ -203,8 +203,9 @@ class MainWindow(QMainWindow):
         return self.preview.mode
 
     def set_view_mode(self, mode: str) -> None:
-        self.preview.set_mode(mode)
-        self._shown_frame = self._shown_result = None  # re-fill the panes for the new layout
+        if mode != self.preview.mode:
+            self.preview.set_mode(mode)
+            self._shown_frame = self._shown_result = None  # re-fill the panes for the new layout
         for a in self._view_actions.actions():
             a.setChecked(a.data() == mode)
         self.settings.set("view/mode", mode)
