@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +58,15 @@ def _bold_style(tmp_path: Path, sid: str = "classic_bold") -> Path:
     return write_json_style(tmp_path / f"{sid}.json", m)
 
 
+_LIVE: list[Pipeline] = []
+
+
 def _started(source: ScriptedSource, style: str | Path = "classic", **kw: object) -> tuple[Pipeline, Recorder]:
     rec = Recorder()
     kw.setdefault("reconnect_delay", FAST)
     p = Pipeline(source, style, on_event=rec.on_event, **kw)  # type: ignore[arg-type]
     p.add_sink(rec.sink)
+    _LIVE.append(p)
     p.start()
     return p, rec
 
@@ -72,8 +76,12 @@ def _no_pipeline_threads() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _no_thread_left_behind() -> None:
+def _no_thread_left_behind() -> Iterator[None]:
     yield
+    leaked = [p for p in _LIVE if p.running]  # a test that failed before stop()
+    while _LIVE:
+        _LIVE.pop().stop()
+    assert not leaked, "a test left its pipeline running"
     assert _no_pipeline_threads(), [t.name for t in threading.enumerate()]
 
 

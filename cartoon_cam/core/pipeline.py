@@ -461,7 +461,7 @@ class Pipeline:
                             continue
                         if first_attempt:
                             self._source_state = "failed"
-                            self._emit("source_failed", f"{_sentence(e)} Retrying…")
+                            self._emit("source_failed", f"{_sentence(e, cap=True)} Retrying…")
                         first_attempt = False
                         failing = True
                         self._wait_capture(delay)
@@ -481,7 +481,7 @@ class Pipeline:
                     src.close()
                     opened, ended = False, True
                     self._source_state = "ended"
-                    self._emit("source_ended", _sentence(e))
+                    self._emit("source_ended", _sentence(e, cap=True))
                     continue
                 except Exception as e:
                     if self._stopping() or self._next_source is not None:
@@ -693,10 +693,13 @@ class Pipeline:
                 self._report_error(f"An output stopped after an error: {_sentence(e, end='')}.")
 
 
-def _sentence(e: object, end: str = ".") -> str:
-    """First line of an exception's message as a sentence (class name when it has none)."""
+def _sentence(e: object, end: str = ".", cap: bool = False) -> str:
+    """First line of an exception's message (class name when it has none), ending in ``end``;
+    ``cap``: capitalised, to start a sentence."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     text = text[:300]
+    if cap:
+        text = text[:1].upper() + text[1:]
     if end and not text.endswith((".", "!", "?", "…")):
         text += end
     return text

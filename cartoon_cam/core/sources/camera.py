@@ -28,6 +28,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +165,8 @@ def _probe_indices(n: int = PROBE_INDICES) -> list[CameraInfo]:
     out = []
     api = capture_apis()[0][0]
     for i in range(n):
-        cap = cv2.VideoCapture(i, api)
+        with _quiet_opencv():
+            cap = cv2.VideoCapture(i, api)
         try:
             if cap.isOpened():
                 out.append(CameraInfo(i, f"Camera {i}"))
@@ -201,6 +203,23 @@ def find_camera(name: str, cameras: list[CameraInfo]) -> CameraInfo | None:
         if low in c.name.lower():
             return c
     return None
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own warnings (e.g. "can't open camera by index") for a moment."""
+    try:
+        import cv2.utils.logging as cvlog
+
+        old = cvlog.getLogLevel()
+        cvlog.setLogLevel(cvlog.LOG_LEVEL_ERROR)
+    except (ImportError, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        cvlog.setLogLevel(old)
 
 
 def _fourcc_str(v: float) -> str:
@@ -252,7 +271,7 @@ class CameraSource(FrameSource):
             return int(m.group(1))
         if hit is None:
             avail = ", ".join(repr(c.name) for c in cams) or "none found"
-            raise SourceError(f"camera {self.camera!r} is not connected (cameras: {avail})")
+            raise SourceError(f"Camera {self.camera!r} is not connected (cameras: {avail}).")
         return hit.index
 
     def _open(self) -> None:
@@ -260,7 +279,8 @@ class CameraSource(FrameSource):
         self.index = index
         errors = []
         for api, label in capture_apis():
-            cap = cv2.VideoCapture(index, api)
+            with _quiet_opencv():  # a missing camera is reported by us, in one sentence
+                cap = cv2.VideoCapture(index, api)
             if not cap.isOpened():
                 cap.release()
                 errors.append(label)
@@ -275,7 +295,7 @@ class CameraSource(FrameSource):
             self._report(cap, label, first)
             self._last_ok = time.perf_counter()
             return
-        raise SourceError(f"cannot open {self.name} (index {index}; tried {', '.join(errors)})")
+        raise SourceError(f"Cannot open {self.name} (index {index}; tried {', '.join(errors)}).")
 
     def _configure(self, cap: cv2.VideoCapture) -> None:
         if self.mjpg:
