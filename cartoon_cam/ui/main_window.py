@@ -173,8 +173,8 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self._on_status_timer_timeout)
         self._status_timer.start()
 
+        self.refresh_cameras()  # first: quick, and thumbnails may take a while
         self.reload_styles(extra_styles)
-        self.refresh_cameras()
 
     # ------------------------------------------------------------------ public API
     def show_banner(self, text: str, level: str = "error", action_text: str | None = None,
@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
         if st.loading_style:
             style += f" (loading {Path(st.loading_style).name}…)"
         return (f"{st.source}{state}   |   capture {st.capture_fps:.1f} fps · cartoon {st.inference_fps:.1f} fps"
-                f" · shown {self.original_meter.rate():.1f}/{st.display_fps:.1f} fps"
+                f" · shown {self.original_meter.rate():.1f} | {st.display_fps:.1f} fps"
                 f" · latency {ms(st.latency_p50_ms)}/{ms(st.latency_p95_ms)} ms (p50/p95)"
                 f" · dropped {st.dropped}   |   {style} · {st.backend or '–'}")
 

@@ -85,8 +85,9 @@ class PreviewWidget(QWidget):
         self.placeholder_original = "Starting…"
         self.placeholder_cartoon = "Loading style…"
         self.labels = True
-        self.gui_ms = LatencyWindow(maxlen=120)
-        self._pending_ms = 0.0
+        self.gui_ms = LatencyWindow(maxlen=120)  # wall time per update (scale + paint)
+        self.gui_cpu_ms = LatencyWindow(maxlen=120)  # GUI-thread CPU time per update
+        self._pending_ms = self._pending_cpu_ms = 0.0
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -119,14 +120,23 @@ class PreviewWidget(QWidget):
 
     def set_images(self, original: np.ndarray | None = None, cartoon: np.ndarray | None = None) -> None:
         """Replace the original and/or the cartoon (None keeps the current one). uint8 RGB HxWx3."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         a, b = self._boxes()
+        dirty = QRect()
         if original is not None:
+            dirty = dirty.united(self._original.rect)
             self._original.set(original, a)
+            dirty = dirty.united(self._original.rect)
         if cartoon is not None:
+            dirty = dirty.united(self._cartoon.rect)
             self._cartoon.set(cartoon, b)
+            dirty = dirty.united(self._cartoon.rect)
         self._pending_ms += (time.perf_counter() - t0) * 1000.0
-        self.update()
+        self._pending_cpu_ms += (time.thread_time() - c0) * 1000.0
+        if self._mode == "side_by_side" and not dirty.isEmpty():
+            self.update(dirty)  # only the pane that changed (the other keeps its pixels)
+        else:
+            self.update()
 
     def clear(self) -> None:
         self._original.set(None, QRect())
@@ -152,7 +162,7 @@ class PreviewWidget(QWidget):
 
     # -- painting --------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(18, 18, 20))
         a, b = self._boxes()
@@ -165,7 +175,8 @@ class PreviewWidget(QWidget):
             self._paint_split(p)
         p.end()
         self.gui_ms.add((self._pending_ms + (time.perf_counter() - t0) * 1000.0) / 1000.0)
-        self._pending_ms = 0.0
+        self.gui_cpu_ms.add((self._pending_cpu_ms + (time.thread_time() - c0) * 1000.0) / 1000.0)
+        self._pending_ms = self._pending_cpu_ms = 0.0
         emit(self.painted)
 
     def _paint_pane(self, p: QPainter, pane: _Pane, box: QRect, placeholder: str, label: str | None) -> None:
