@@ -59,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.self_test:
             from .selftest import run_self_test
 
-            return run_self_test(getattr(args, "style", None), getattr(args, "backend", "auto"),
-                                 getattr(args, "device", "auto"))
+            return run_self_test(getattr(args, "style", None), getattr(args, "backend", None) or "auto",
+                                 getattr(args, "device", None) or "auto")
         if run is None:
             from . import app
 

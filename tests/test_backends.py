@@ -109,3 +109,35 @@ def test_fp16_overflow_falls_back_to_fp32(tmp_path: Path) -> None:
     assert b.precision == "fp32"
     ref = TorchBackend(sf, device="cpu").process(probe_frame())
     assert np.array_equal(out, ref)
+
+
+def test_onnx_run_can_be_cancelled_from_another_thread() -> None:
+    import threading
+    import time
+
+    from conftest import shared_path
+
+    from cartoon_cam.inference.backends import RunCancelled
+    from cartoon_cam.inference.importers import import_model_file
+
+    b = create_backend(import_model_file(shared_path("models", "cartoongan", "hayao.npz")), backend="onnx",
+                       device="cpu", size=960)
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            outcome.append(b.process(np.zeros((720, 1280, 3), np.uint8)))
+        except RunCancelled as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=work)
+    t.start()
+    time.sleep(0.3)
+    t0 = time.perf_counter()
+    b.cancel()
+    t.join(5)
+    assert not t.is_alive() and time.perf_counter() - t0 < 1.0
+    assert isinstance(outcome[0], RunCancelled)
+    b.size = 64
+    assert b.process(probe_frame()).shape == (96, 128, 3)  # the next frame runs normally
+    b.close()

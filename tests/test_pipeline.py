@@ -295,3 +295,19 @@ def test_style_key_resolves_paths(tmp_path: Path) -> None:
 def test_source_fps_is_reported() -> None:
     assert Pipeline(ScriptedSource(fps=25), "classic").source_fps == 25
     assert Pipeline(ScriptedSource(fps=None), "classic").source_fps == 30.0
+
+
+def test_stop_cancels_a_heavy_frame_within_a_second() -> None:
+    """CartoonGAN at 1280 px takes seconds per frame on a CPU: stop() cancels the running frame."""
+    from conftest import shared_path
+
+    heavy = shared_path("models", "cartoongan", "hayao.npz")
+    src = ScriptedSource(1280, 720, fps=30)
+    p, rec = _started(src, heavy, backend="onnx", device="cpu", size=960)
+    wait_until(lambda: p._running_backend is not None, timeout=60, what="a heavy frame to start")
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    p.stop()
+    assert time.perf_counter() - t0 < 1.0
+    assert p.threads_alive() == []
+    assert rec.results == []  # the cancelled frame is not published

@@ -24,7 +24,8 @@ def freeze(img: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Frame:
-    """A captured frame: ``image`` uint8 RGB HxWx3 (read-only), ``seq`` counts from 0 per source,
+    """A captured frame: ``image`` uint8 RGB HxWx3 (read-only), ``seq`` counts up from 0 over the
+    pipeline's life (it keeps counting across source switches),
     ``t_capture`` is ``time.perf_counter()`` when the frame was read."""
 
     image: np.ndarray

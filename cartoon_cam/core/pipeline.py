@@ -32,6 +32,7 @@ from pathlib import Path
 
 import cv2
 
+from ..inference.backends.base import RunCancelled
 from .frames import Frame, ResultFrame
 from .sources.base import FrameSource, SourceEnded
 from .stats import LatencyWindow, RateMeter
@@ -158,6 +159,8 @@ class Pipeline:
         self._loading = ""
         self._current_style_id = ""
         self._current_describe = ""
+        self._running_backend: object | None = None  # the backend inside process(), for cancel()
+        self._warming_backend: object | None = None  # the backend the loader is warming up
         self._passthrough = False
         self.cache_size = max(1, int(cache_size))
         # listeners and sinks
@@ -215,6 +218,9 @@ class Pipeline:
             self._cond.notify_all()
         with self._loader_cond:
             self._loader_cond.notify_all()
+        for busy in (self._running_backend, self._warming_backend):
+            if busy is not None and hasattr(busy, "cancel"):
+                busy.cancel()  # a heavy style's frame can take seconds on a CPU
         deadline = time.perf_counter() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.perf_counter()))
@@ -531,11 +537,14 @@ class Pipeline:
             result: object
             try:
                 b = create_backend(style, backend=backend_choice, device=device_choice, size=size)
+                self._warming_backend = b
                 try:
                     b.warmup(*shape)
                 except BaseException:
                     b.close()
                     raise
+                finally:
+                    self._warming_backend = None
                 result = b
             except Exception as e:
                 log.debug("loading style %s failed", style, exc_info=True)
@@ -667,11 +676,18 @@ class Pipeline:
             try:
                 if backend.size != size:  # type: ignore[attr-defined]
                     backend.size = size  # type: ignore[attr-defined]
+                self._running_backend = backend
+                if self._stopping():
+                    return
                 out = backend.process(frame.image)  # type: ignore[attr-defined]
+            except RunCancelled:
+                return  # stop() cancelled it
             except Exception as e:
                 log.debug("style %s failed on a frame", style_id, exc_info=True)
                 self._report_error(f"Style {style_id!r} failed on a frame: {_sentence(e, end='')}.")
                 out = frame.image
+            finally:
+                self._running_backend = None
         s = self._strength
         if s < 1.0 and out is not frame.image:
             out = cv2.addWeighted(out, s, frame.image, 1.0 - s, 0.0)

@@ -315,7 +315,9 @@ class MainWindow(QMainWindow):
             ("1 – 9", "Pick style 1–9"), ("← / →", "Previous / next style"),
             ("Ctrl+1 / 2 / 3", "Side by side / split wipe / cartoon only"), ("M", "Mirror"),
             ("F11, double-click", "Fullscreen"), ("Esc", "Leave fullscreen"), ("Q", "Next quality preset"),
-            ("F9", "Show / hide the controls"), ("Ctrl+O", "Open a video or image"), ("F1", "This list"),
+            ("F9", "Show / hide the controls"), ("Ctrl+O", "Open a video or image"),
+            ("Space", "Snapshot"), ("R", "Start / stop recording"), ("V", "Virtual camera on / off"),
+            ("F1", "This list"),
             ("Ctrl+Q", "Quit"),
         ]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ...errors import BackendError
 from ..style import StyleFile
-from .base import Backend, SizePlan, check_frame, plan_size
+from .base import Backend, RunCancelled, SizePlan, check_frame, plan_size
 from .classic import ClassicBackend
 
 log = logging.getLogger(__name__)
@@ -101,5 +101,5 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
     raise BackendError(f"no backend can run style {style.id!r}: " + "; ".join(errors))
 
 
-__all__ = ["BACKENDS", "DEVICES", "Backend", "ClassicBackend", "SizePlan", "check_frame",
+__all__ = ["BACKENDS", "DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
            "create_backend", "plan_size"]

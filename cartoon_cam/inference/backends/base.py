@@ -23,6 +23,10 @@ import numpy as np
 from ..style import StyleManifest
 
 
+class RunCancelled(RuntimeError):
+    """A frame's inference was cancelled by :meth:`Backend.cancel` (e.g. during shutdown)."""
+
+
 def check_frame(img: object) -> np.ndarray:
     """Validate the backend input contract; raise ``TypeError``/``ValueError`` with a clear reason."""
     if not isinstance(img, np.ndarray):
@@ -146,11 +150,27 @@ class Backend(ABC):
         y = resize(y, p.w, p.h)
         return np.ascontiguousarray(y)
 
+    @property
+    def on_cpu(self) -> bool:
+        return self.device in ("cpu", "CPUExecutionProvider")
+
     def warmup(self, h: int = 256, w: int = 256, runs: int = 1) -> None:
-        """Run a few dummy frames (allocations, cudnn autotune, ORT arena)."""
+        """Prepare for ``h`` x ``w`` frames. On a GPU: run ``runs`` full frames (cuDNN autotuning,
+        TensorRT engines, memory arenas). On a CPU nothing is tuned per shape, so the network runs
+        once at a small valid size, which checks it works without costing a whole frame."""
+        if self.on_cpu and self.manifest.fixed_size is None:
+            m = max(1, self.manifest.size_multiple)
+            side = round_up(64, m)
+            with self._lock:
+                self._infer(np.full((side, side, 3), 127, np.uint8))
+            return
         img = np.full((h, w, 3), 127, np.uint8)
         for _ in range(runs):
             self.process(img)
+
+    def cancel(self) -> None:  # noqa: B027 - optional hook
+        """Ask a frame running on another thread to stop early (it then raises
+        :class:`RunCancelled`). Thread-safe; a no-op where the runtime cannot interrupt a run."""
 
     def close(self) -> None:
         """Release the model. Idempotent."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...errors import BackendError, StyleError
 from ..style import StyleFile, StyleManifest, atomic_write_bytes
-from .base import Backend
+from .base import Backend, RunCancelled
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +191,30 @@ class OnnxBackend(Backend):
         if self._fused and style.onnx_bytes is None and gpu and granted[0] in GPU_PROVIDERS:
             self.precision = "fp16"
         self._buf: np.ndarray | None = None
+        self._ort = ort
+        self._run_opts: object | None = None
+
+    def _run(self, feed: np.ndarray) -> np.ndarray:
+        ro = self._ort.RunOptions()
+        self._run_opts = ro
+        try:
+            return self._sess.run([self._out_name], {self._in_name: feed}, run_options=ro)[0]
+        except Exception:
+            if ro.terminate:
+                raise RunCancelled(f"style {self.style_id!r}: frame cancelled") from None
+            raise
+        finally:
+            self._run_opts = None
+
+    def cancel(self) -> None:
+        ro = self._run_opts
+        if ro is not None:
+            ro.terminate = True  # ONNX Runtime checks it between nodes
 
     def _infer(self, rgb: np.ndarray) -> np.ndarray:
         if self._fused:
-            return self._sess.run([self._out_name], {self._in_name: rgb[None]})[0][0]
-        x = self._preprocess(rgb)
-        y = self._sess.run([self._out_name], {self._in_name: x})[0]
-        return self._postprocess(y)
+            return self._run(rgb[None])[0]
+        return self._postprocess(self._run(self._preprocess(rgb)))
 
     def _preprocess(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 RGB HxWx3 → float 1xCxHxW or 1xHxWxC in the model's colour order and range."""
