@@ -141,3 +141,20 @@ def test_onnx_run_can_be_cancelled_from_another_thread() -> None:
     b.size = 64
     assert b.process(probe_frame()).shape == (96, 128, 3)  # the next frame runs normally
     b.close()
+
+
+def test_classic_style_flattens_colour_and_draws_edges_only_where_there_are_some() -> None:
+    from cartoon_cam.inference.backends.classic import ClassicBackend
+
+    with create_backend(load_style("classic")) as b:
+        assert isinstance(b, ClassicBackend)
+        flat = np.full((120, 160, 3), (90, 160, 200), np.uint8)
+        out_flat = b.process(flat)
+        assert (out_flat > 20).all()  # no dark lines on a flat picture
+        img = probe_frame(120, 160)  # gradients plus a sharp red rectangle
+        out = b.process(img)
+    assert len(np.unique(out.reshape(-1, 3), axis=0)) < len(np.unique(img.reshape(-1, 3), axis=0)) / 4
+    dark = out.max(axis=2) < 40
+    border = np.zeros_like(dark)
+    border[28:32, 38:82] = True  # the rectangle's top edge (rows 30, cols 40..80)
+    assert dark[border].mean() > 0.3 and dark[60:90, 100:150].mean() < 0.05

@@ -1,7 +1,8 @@
 """The ``classic`` style: a weightless cartoon filter for any CPU.
 
 Edge-preserving smoothing (bilateral filter), colour quantisation (a per-channel posterise LUT) and
-dark edges from an adaptive threshold of the median-blurred luminance. Everything is OpenCV on uint8,
+dark edges from an adaptive threshold of the smoothed, median-blurred luminance (isolated specks
+removed by a small morphological opening). Everything is OpenCV on uint8,
 so it runs in a few milliseconds at 640x360.
 """
 
@@ -23,10 +24,11 @@ DEFAULT_PARAMS: dict[str, float] = {
     "edge_block": 9,  # adaptive-threshold neighbourhood (odd)
     "edge_c": 4.0,  # higher → fewer edges
     "edge_blur": 5,  # median blur before edge detection (odd)
+    "edge_clean": 2,  # morphological opening (px) that removes isolated edge specks; 0 = off
 }
 
 
-def _posterise_lut(levels: int, saturation: float) -> np.ndarray:
+def _posterise_lut(levels: int) -> np.ndarray:
     step = 256.0 / levels
     x = np.arange(256, dtype=np.float32)
     q = (np.floor(x / step) + 0.5) * step
@@ -45,7 +47,7 @@ class ClassicBackend(Backend):
         if unknown:
             raise ValueError(f"classic style: unknown parameters {sorted(unknown)}")
         self.params = p
-        self._lut = _posterise_lut(int(p["levels"]), float(p["saturation"]))
+        self._lut = _posterise_lut(int(p["levels"]))
 
     def _infer(self, rgb: np.ndarray) -> np.ndarray:
         p = self.params
@@ -54,15 +56,19 @@ class ClassicBackend(Backend):
             img = cv2.bilateralFilter(
                 img, int(p["smooth_diameter"]), float(p["smooth_sigma_color"]), float(p["smooth_sigma_space"])
             )
+        smooth = img
         sat = float(p["saturation"])
         if sat != 1.0:
             hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
             hsv[..., 1] = cv2.convertScaleAbs(hsv[..., 1], alpha=sat)
             img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         img = cv2.LUT(img, self._lut)
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        gray = cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY)  # edges of the smoothed picture: less texture noise
         gray = cv2.medianBlur(gray, int(p["edge_blur"]))
-        edges = cv2.adaptiveThreshold(
-            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, int(p["edge_block"]), float(p["edge_c"])
+        lines = cv2.adaptiveThreshold(  # 255 where a dark line goes
+            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, int(p["edge_block"]), float(p["edge_c"])
         )
-        return cv2.bitwise_and(img, cv2.cvtColor(edges, cv2.COLOR_GRAY2RGB))
+        k = int(p["edge_clean"])
+        if k > 0:
+            lines = cv2.morphologyEx(lines, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+        return cv2.bitwise_and(img, cv2.cvtColor(cv2.bitwise_not(lines), cv2.COLOR_GRAY2RGB))
