@@ -28,6 +28,12 @@ BUILD = ROOT / "build"
 NAME = "cartoon-cam"
 
 
+def set_dirs(dist: Path | None, work: Path | None) -> None:
+    global DIST, BUILD
+    DIST = Path(dist).resolve() if dist else DIST
+    BUILD = Path(work).resolve() if work else BUILD
+
+
 def version() -> str:
     sys.path.insert(0, str(ROOT))
     from cartoon_cam import __version__
@@ -99,12 +105,14 @@ def smoke(bundle: Path) -> None:
     shot = BUILD / "frozen_screenshot.png"
     shot.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    r = subprocess.run([str(exe), "--source", "demo", "--screenshot", str(shot), "--quit-after", "3"],
-                       env=env, capture_output=True, text=True, timeout=300)
+    env["CARTOON_CAM_LAUNCH_T0"] = repr(time.time())  # the app reports its first frame from here
+    r = subprocess.run([str(exe), "--source", "demo", "--style", "classic", "--screenshot", str(shot),
+                        "--quit-after", "3"], env=env, capture_output=True, text=True, timeout=300)
     print(r.stdout + r.stderr)
     if r.returncode != 0 or not shot.is_file() or shot.stat().st_size < 1000:
         sys.exit(f"frozen window run failed (exit {r.returncode}, screenshot {shot.exists()})")
     print(f"frozen window run + screenshot: {time.perf_counter() - t0:.1f} s → {shot}")
+    print(f"bundle size: {dir_size(bundle) / 1e6:.0f} MB")
 
 
 def tarball(bundle: Path) -> Path:
@@ -153,7 +161,10 @@ def main() -> None:
     ap.add_argument("--tarball", action="store_true", help="Linux tarball with .desktop entry")
     ap.add_argument("--appdir", action="store_true", help="Linux AppDir for appimagetool")
     ap.add_argument("--skip-build", action="store_true", help="reuse dist/cartoon-cam")
+    ap.add_argument("--dist", type=Path, help="output folder (default: dist/)")
+    ap.add_argument("--work", type=Path, help="PyInstaller work folder (default: build/)")
     args = ap.parse_args()
+    set_dirs(args.dist, args.work)
     check_variant(args.variant)
     bundle = DIST / NAME if args.skip_build else build(args.variant, args.with_torch)
     if args.smoke:
