@@ -168,6 +168,10 @@ class OnnxBackend(Backend):
         so.log_severity_level = 3
         if threads:
             so.intra_op_num_threads = threads
+        # Idle worker threads sleep instead of spinning: a live app shares the CPU with capture,
+        # GUI and encoder threads, and spinning workers then slow everyone down (on 2 cores the
+        # lite student ran 2-3x faster this way under load; see docs/PERFORMANCE.md).
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         cache = _cache_dir()
         try:
             self._sess = ort.InferenceSession(
