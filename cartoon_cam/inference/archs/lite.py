@@ -55,7 +55,7 @@ class _Up(nn.Module):
 class LiteGenerator(nn.Module):
     """Real-time student generator (≈0.1 M params at the default widths)."""
 
-    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4) -> None:
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4, refine: int = 0) -> None:
         super().__init__()
         c1, c2, c3 = widths
         self.stem = nn.Sequential(nn.Conv2d(3, c1, 3, 2, 1), _act())  # 1/2
@@ -64,6 +64,8 @@ class LiteGenerator(nn.Module):
         self.body = nn.Sequential(*[_IRBlock(c3) for _ in range(n_blocks)])
         self.up1 = _Up(c3, c2)  # 1/4
         self.up2 = _Up(c2, c1)  # 1/2
+        # optional inverted-residual blocks at 1/2 resolution, where the lines are drawn
+        self.refine = nn.Sequential(*[_IRBlock(c1) for _ in range(refine)])
         self.head = nn.Conv2d(c1, 12, 3, padding=1)  # 12 = 3 * 2 * 2 → pixel shuffle to full res
         self.skip = nn.Conv2d(3, 3, 1)  # linear full-resolution colour/detail path
 
@@ -71,6 +73,6 @@ class LiteGenerator(nn.Module):
         s1 = self.stem(x)
         s2 = self.down1(s1)
         y = self.body(self.down2(s2))
-        y = self.up2(self.up1(y, s2), s1)
+        y = self.refine(self.up2(self.up1(y, s2), s1))
         y = F.pixel_shuffle(self.head(y), 2)
         return torch.tanh(y + self.skip(x))
