@@ -132,3 +132,21 @@ def test_gan_step_under_bf16_autocast_with_per_optimizer_scalers() -> None:
     assert not torch.equal(D.net[1].parametrizations.weight.original, before_d)
     assert sg.get_scale() == 2.0**8 and sd.get_scale() == 2.0**4  # each optimiser kept its own scaler
     assert all(p.requires_grad for p in D.parameters())
+
+
+class _TinyFeatures(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_eval_fid_kid_of_a_train_run(smoke_run: Path, tmp_path: Path) -> None:
+    feat = tmp_path / "feat.pt"
+    torch.jit.script(_TinyFeatures()).save(str(feat))
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--run", str(smoke_run), "--inception", str(feat), "--speed", "", "--n", "3",
+                 "--max-side", "64", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["n_generated"] == 3 and res["n_style"] == 10
+    for k in ("fid_style", "kid_style", "fid_photo", "kid_photo"):
+        assert np.isfinite(res[k]), k

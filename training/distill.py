@@ -128,7 +128,8 @@ class TeacherCache:
 
     def build(self, photos: list[Path], scales: list[float], info: DistInfo, device: str = "auto",
               backend: str = "auto", show_progress: bool = True) -> dict[str, tuple[int, int]]:
-        """Compute missing teacher outputs (rank ``r`` does photos ``r::world``); returns sizes."""
+        """Compute missing teacher outputs (rank ``r`` does photos ``r::world``; ``scales`` must include
+        1.0); returns each photo's (h, w) at scale 1."""
         self.dir.mkdir(parents=True, exist_ok=True)
         todo = [(i, p) for i, p in enumerate(photos) if i % info.world_size == info.rank
                 and not all(self.path(p, s).is_file() for s in scales)]
@@ -161,16 +162,31 @@ class TeacherCache:
                 teacher.close()
             log.info("teacher cache: %d photos in %.1f s", len(todo), time.perf_counter() - t0)
         barrier(info)
-        sizes: dict[str, tuple[int, int]] = {}
+        return self.sizes(photos, write=info.is_main)
+
+    def sizes(self, photos: list[Path], *, write: bool = True) -> dict[str, tuple[int, int]]:
+        """(h, w) at scale 1 of each photo's cached teacher output (``index.json`` avoids decoding)."""
+        index_file = self.dir / "index.json"
+        try:
+            index = json.loads(index_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            index = {}
+        out: dict[str, tuple[int, int]] = {}
+        changed = False
         for p in photos:
-            img = cv2.imread(str(self.path(p, 1.0)) if 1.0 in scales else str(self.path(p, scales[0])))
-            if img is None:
-                raise OSError(f"teacher cache entry missing for {p}")
-            h, w = img.shape[:2]
-            if 1.0 not in scales:
-                h, w = round(h / scales[0]), round(w / scales[0])
-            sizes[str(p)] = (h, w)
-        return sizes
+            key = self.key(p)
+            if key not in index:
+                img = cv2.imread(str(self.path(p, 1.0)), cv2.IMREAD_UNCHANGED)
+                if img is None:
+                    raise OSError(f"teacher cache entry missing for {p}")
+                index[key] = list(img.shape[:2])
+                changed = True
+            out[str(p)] = (int(index[key][0]), int(index[key][1]))
+        if changed and write:
+            tmp = index_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(index), encoding="utf-8")
+            tmp.replace(index_file)
+        return out
 
 
 class PairSource:
@@ -364,6 +380,9 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         set_rng_state(ckpt["rng"])
         start = int(ckpt["step"])
         log.info("resumed from step %d", start)
+        if int(ckpt.get("world_size", 1)) != info.world_size:
+            log.warning("resuming a %d-process run with %d processes: the data order (and the epoch length) "
+                        "differ from the uninterrupted run", int(ckpt.get("world_size", 1)), info.world_size)
 
     Sd: nn.Module = S
     Dd: nn.Module | None = D

@@ -279,6 +279,9 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
         start = int(ckpt["step"])
         init_steps = int(ckpt.get("init_steps", init_steps))
         log.info("resumed from step %d (%s)", start, "init" if start < init_steps else "gan")
+        if int(ckpt.get("world_size", 1)) != info.world_size:
+            log.warning("resuming a %d-process run with %d processes: the data order (and the epoch length) "
+                        "differ from the uninterrupted run", int(ckpt.get("world_size", 1)), info.world_size)
 
     nets = GanNets(G, D, G, D, vgg)
     if info.enabled:
