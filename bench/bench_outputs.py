@@ -2,7 +2,7 @@
 and 1080p, cartoon and side by side; plus the virtual camera's letterbox and snapshot writes.
 
 Frames are the demo source's pictures (Ken Burns over photos) cartoonized by the ``classic`` style,
-so the encoder sees realistic content. Prints a markdown table (docs/PERFORMANCE_outputs.md).
+so the encoder sees realistic content. Prints a markdown table (docs/PERFORMANCE.md, "Outputs").
 
     python bench/bench_outputs.py [--frames 90] [--encoder libx264] [--sizes 1280x720 1920x1080]
 """

@@ -13,7 +13,7 @@ Scenarios (demo source, so no camera is needed):
   handled), sampled every 100 ms.
 * ``gui_720p``: classic style on 1280x720 frames: GUI-thread ms per displayed update (scale + paint).
 
-Prints a markdown table (and the machine) to paste into docs/PERFORMANCE_live.md.
+Prints a markdown table (and the machine) to paste into docs/PERFORMANCE.md ("Live pipeline and window").
 """
 
 from __future__ import annotations
