@@ -87,8 +87,8 @@ def pyvirtualcam_factory(backend: str | None = None, device: str | None = None) 
             import pyvirtualcam  # GPL-2.0, optional extra "vcam"
         except ImportError as e:
             raise VirtualCameraError(
-                "The virtual camera needs the optional 'pyvirtualcam' package (GPL-2.0): "
-                "pip install 'cartoon-cam[vcam]'. " + driver_help()) from e
+                "No virtual camera is available: it needs the optional 'pyvirtualcam' package "
+                "(GPL-2.0), `pip install 'cartoon-cam[vcam]'`, and a driver. " + driver_help()) from e
         try:
             return pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB,
                                        backend=backend, device=device)
