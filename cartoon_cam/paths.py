@@ -1,13 +1,15 @@
 """All filesystem locations in one place.
 
 ``resources/`` lives at the top of the source tree (beside the package). It is found in the source
-tree / editable install, in a wheel install (``<prefix>/share/cartoon_cam/resources``), and in a
+tree / editable install, in a wheel install (``<prefix>/share/cartoon_cam/resources``, or the user
+base for ``pip install --user``), and in a
 PyInstaller bundle (``sys._MEIPASS/resources``). User files go where platformdirs says.
 """
 
 from __future__ import annotations
 
 import os
+import site
 import sys
 from functools import cache
 from pathlib import Path
@@ -29,6 +31,7 @@ def _candidates() -> list[Path]:
         out.append(Path(meipass) / "resources")
     out.append(Path(__file__).resolve().parent.parent / "resources")  # source tree / editable
     out.append(Path(sys.prefix) / "share" / APP_NAME / "resources")  # wheel data files
+    out.append(Path(site.getuserbase()) / "share" / APP_NAME / "resources")  # pip install --user
     return out
 
 
