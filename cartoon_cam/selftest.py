@@ -32,6 +32,34 @@ def _versions() -> list[str]:
     return out
 
 
+def _onnxruntime_check(device: str = "auto") -> str:
+    """Run a tiny uint8 graph (``255 - x``, NHWC RGB) on the first ONNX Runtime provider for
+    ``device`` and check its output: proves the runtime and its provider libraries load and run
+    (in the frozen app too). Returns the provider really used; raises on any failure."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from .inference.backends.onnx_backend import providers_for
+
+    f32, u8 = TensorProto.FLOAT, TensorProto.UINT8
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["image"], ["xf"], to=f32),
+         helper.make_node("Sub", ["c255", "xf"], ["yf"]),
+         helper.make_node("Cast", ["yf"], ["cartoon"], to=u8)],
+        "self_test",
+        [helper.make_tensor_value_info("image", u8, [1, None, None, 3])],
+        [helper.make_tensor_value_info("cartoon", u8, [1, None, None, 3])],
+        [helper.make_tensor("c255", f32, [], [255.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # readable by every ONNX Runtime we support
+    sess = ort.InferenceSession(model.SerializeToString(), providers=providers_for(device))
+    x = np.arange(2 * 5 * 3, dtype=np.uint8).reshape(1, 2, 5, 3)
+    (y,) = sess.run(None, {"image": x})
+    if not np.array_equal(y, 255 - x):
+        raise RuntimeError("ONNX Runtime returned a wrong result for a 255 - x graph")
+    return sess.get_providers()[0]
+
+
 def run_self_test(style: str | None = None, backend: str = "auto", device: str = "auto") -> int:
     from .inference.backends import create_backend
     from .inference.catalog import StyleCatalog, probe_frame
@@ -40,6 +68,7 @@ def run_self_test(style: str | None = None, backend: str = "auto", device: str =
         print(line)
     try:
         print(f"resources: {paths.resources_dir()}")
+        print(f"onnxruntime check: 255 - x graph on {_onnxruntime_check(device)}: ok")
         cat = StyleCatalog()
         print(f"styles: {', '.join(cat.ids())}")
         style_id = style or cat.default_style_id()

@@ -71,7 +71,16 @@ def check_variant(variant: str) -> None:
     if variant == "gpu" and "CUDAExecutionProvider" not in provs:
         sys.exit("the gpu variant needs onnxruntime-gpu in this environment:\n"
                  "  pip uninstall -y onnxruntime && pip install -e '.[gpu]'")
+    if variant == "cpu" and "CUDAExecutionProvider" in provs:
+        sys.exit("onnxruntime-gpu is installed: build it as the GPU variant (--variant gpu), or "
+                 "install the CPU runtime for the CPU build:\n"
+                 "  pip uninstall -y onnxruntime-gpu && pip install onnxruntime")
     print(f"onnxruntime {ort.__version__}: {', '.join(provs)}")
+
+
+def bundle_name(variant: str) -> str:
+    """dist/ folder of a variant: ``cartoon-cam`` (CPU) or ``cartoon-cam-gpu``."""
+    return NAME if variant == "cpu" else f"{NAME}-{variant}"
 
 
 def build(variant: str, with_torch: bool) -> Path:
@@ -82,7 +91,7 @@ def build(variant: str, with_torch: bool) -> Path:
            "--clean", "--log-level", "WARN", "--distpath", str(DIST), "--workpath", str(BUILD / "pyinstaller")]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
-    out = DIST / NAME
+    out = DIST / bundle_name(variant)
     print(f"built {out} in {time.perf_counter() - t0:.0f} s; size {dir_size(out) / 1e6:.0f} MB")
     return out
 
@@ -132,7 +141,7 @@ def tarball(bundle: Path) -> Path:
         'sed "s|^Exec=.*|Exec=$here/cartoon-cam/cartoon-cam|" "$here/cartoon-cam.desktop" > "$apps/cartoon-cam.desktop"\n'
         'echo "cartoon_cam added to your applications menu"\n')
     install.chmod(0o755)
-    out = DIST / f"{NAME}-{version()}-linux-{platform.machine()}.tar.gz"
+    out = DIST / f"{bundle.name}-{version()}-linux-{platform.machine()}.tar.gz"
     with tarfile.open(out, "w:gz") as tf:
         tf.add(stage, arcname=stage.name)
     print(f"tarball {out} ({out.stat().st_size / 1e6:.0f} MB)")
@@ -166,7 +175,7 @@ def main() -> None:
     args = ap.parse_args()
     set_dirs(args.dist, args.work)
     check_variant(args.variant)
-    bundle = DIST / NAME if args.skip_build else build(args.variant, args.with_torch)
+    bundle = DIST / bundle_name(args.variant) if args.skip_build else build(args.variant, args.with_torch)
     if args.smoke:
         smoke(bundle)
     if args.tarball:

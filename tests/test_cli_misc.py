@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import shared_path
 
@@ -16,6 +17,21 @@ def test_self_test_passes_and_reports_backend() -> None:
     assert r.returncode == 0, r.stderr
     assert "self-test passed" in r.stdout
     assert "onnxruntime" in r.stdout and "cpu" in r.stdout
+    assert "onnxruntime check: 255 - x graph on CPUExecutionProvider: ok" in r.stdout
+
+
+def test_self_test_onnxruntime_check_catches_a_wrong_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime as ort
+
+    from cartoon_cam import selftest
+
+    class WrongSession(ort.InferenceSession):
+        def run(self, *a, **k):  # type: ignore[override]
+            return [np.zeros((1, 2, 5, 3), np.uint8)]
+
+    monkeypatch.setattr(ort, "InferenceSession", WrongSession)
+    with pytest.raises(RuntimeError, match="wrong result"):
+        selftest._onnxruntime_check("cpu")
 
 
 def test_self_test_fails_on_a_broken_style(tmp_path) -> None:
