@@ -81,6 +81,14 @@ def check_style(style: str, catalog: StyleCatalog) -> str:
     return style
 
 
+def default_style(catalog: StyleCatalog) -> str:
+    """The catalog's default style, probing for a GPU (importing torch: a second or more on the GUI
+    thread) only when the answer depends on it: when a built-in ``quality`` style exists."""
+    if any(e.builtin and e.manifest.tier == "quality" for e in catalog.entries()):
+        return catalog.default_style_id()
+    return catalog.default_style_id(gpu=False)  # lite if any, else classic: the same on a GPU
+
+
 def startup_source_spec(kind: str, camera_name: str) -> str:
     """The source to start with when ``--source`` is not given (remembered, else first camera,
     else demo). Listing cameras reads names only (it opens nothing)."""
@@ -143,10 +151,10 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
     else:
         style = store.get("style/id")
         try:
-            style = check_style(style, catalog) if style else catalog.default_style_id()
+            style = check_style(style, catalog) if style else default_style(catalog)
         except StyleError:
             log.warning("remembered style %r is gone; using the default", style)
-            style = catalog.default_style_id()
+            style = default_style(catalog)
     if style not in catalog.ids():
         extra.append(style)
 
@@ -221,7 +229,7 @@ def main(args: argparse.Namespace) -> int:
     # ---- outputs (snapshot / record / virtual camera) hook in here, after construction: ----
     from .ui.outputs_controller import OutputsController
 
-    outputs = OutputsController(window, pipeline, qsettings)  # noqa: F841 - lives as long as main()
+    outputs = OutputsController(window, pipeline, qsettings)  # lives as long as main()
 
     scripted = args.quit_after is not None or args.screenshot
     if scripted or args.debug:
@@ -253,6 +261,9 @@ def main(args: argparse.Namespace) -> int:
         pipeline.stop()
         if not pipeline.join(timeout=10.0):  # the window is gone; let a long model run finish
             log.warning("pipeline threads did not finish: %s", ", ".join(pipeline.threads_alive()))
+        outputs.shutdown()  # done already when the window closed; idempotent
+        if not outputs.wait_finished(timeout=120.0):  # a recording is never cut off at exit
+            log.warning("a recording was still being finalised after 120 s")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # closing the last window posted a Quit; drop it so a later event loop in this process
         # (tests run main() in-process) is not ended by it

@@ -144,3 +144,76 @@ def test_disk_full_ends_the_run_with_status_1(tmp_path: Path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert rc == 1
     assert "Recording stopped: the disk is full" in err and "the recording failed" in err
+
+
+def write_clip(path: Path, frames: int, fps: int, w: int = 64, h: int = 48) -> Path:
+    """A small H.264/MPEG-4 clip: frame i is grey level 8*i with a white band on the left."""
+    import numpy as np
+
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("mpeg4", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            img = np.full((h, w, 3), (8 * i) % 256, np.uint8)
+            img[:, : w // 4] = 255
+            for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    return path
+
+
+def test_a_video_file_plays_once_and_ends_the_run(tmp_path: Path, capsys) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", 25, 25)  # 1 s
+    out = tmp_path / "rec.mp4"
+    t0 = time.perf_counter()
+    rc = main(["live", "--source", str(clip), "--style", "classic", "--duration", "10",
+               "--record", str(out), "--stats-every", "0"])
+    took = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert took < 6, err  # 1 s of video + start-up; --duration 10 never came
+    assert "(the source ended)" in err and "[recorder] Saved" in err
+    with av.open(str(out)) as c:  # finalised
+        assert c.duration is not None
+    assert 5 <= len(video_pts(out)[1]) <= 25
+
+
+def test_loop_keeps_a_video_file_playing(tmp_path: Path, capsys) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", 10, 20)  # 0.5 s
+    rc = main(["live", "--source", str(clip), "--style", "classic", "--loop", "--duration", "1.5",
+               "--stats-every", "0"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "--duration 1.5 s" in err and "source ended" not in err
+
+
+def test_virtual_camera_is_paced_at_the_video_rate(tmp_path: Path, capsys, fake_pyvirtualcam) -> None:
+    """The send rate follows the source once it has opened (a video's own 10 fps, not 30)."""
+    import numpy as np
+
+    clip = write_clip(tmp_path / "clip.mp4", 10, 10)
+    rc = main(["live", "--source", str(clip), "--style", "classic", "--loop", "--duration", "2.5",
+               "--virtual-camera", "--vcam-size", "320x240", "--stats-every", "0"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    [cam] = fake_pyvirtualcam.Camera.instances
+    assert cam.args["fps"] == pytest.approx(10) and (cam.args["width"], cam.args["height"]) == (320, 240)
+    assert cam.args["fmt"] is fake_pyvirtualcam.PixelFormat.RGB and cam.closed == 1
+    gaps = np.diff(cam.times)
+    assert abs(float(np.median(gaps)) - 0.1) < 0.02, gaps
+    assert 10 <= cam.sent <= 30
+
+
+def test_vcam_mirror_is_independent_of_mirror(tmp_path: Path, capsys, fake_pyvirtualcam) -> None:
+    """--mirror flips what is captured; the virtual camera shows the unmirrored picture unless
+    --vcam-mirror (the clip has a white band on the left)."""
+    clip = write_clip(tmp_path / "clip.mp4", 10, 20)
+    for extra, band_left in (([], True), (["--vcam-mirror"], False)):
+        rc = main(["live", "--source", str(clip), "--style", "classic", "--loop", "--duration", "1.5",
+                   "--mirror", "--virtual-camera", "--vcam-size", "64x48", "--side-by-side",
+                   "--stats-every", "0", *extra])
+        assert rc == 0, capsys.readouterr().err
+        f = fake_pyvirtualcam.Camera.instances[-1].last  # side by side: original | cartoon in 64x24
+        left, right = int(f[24, 2].mean()), int(f[24, 29].mean())  # the original panel's edges
+        assert (left > right + 60) == band_left, (left, right)

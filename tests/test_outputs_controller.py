@@ -242,3 +242,33 @@ def test_in_the_real_window_close_finalises_the_recording(qtbot, tmp_path: Path)
     with av.open(str(rec.path)) as c:
         assert c.duration is not None
         assert sum(1 for _ in c.decode(video=0)) >= 15
+
+
+def test_shutdown_keeps_one_overall_deadline(env) -> None:
+    """Closing never waits 10 s per stuck job: one deadline for everything."""
+    window, pipeline, settings = env
+    ctl = OutputsController(window, pipeline, settings)
+    release = threading.Event()
+    for _ in range(3):  # e.g. recordings being opened on a slow network drive
+        ctl._background(lambda: release.wait(30), lambda _r, _e: None)
+    assert sum(t.name == "cartoon_cam-outputs-io" for t in threading.enumerate()) == 3
+    t0 = time.perf_counter()
+    ctl.shutdown(timeout=0.5)
+    assert time.perf_counter() - t0 < 1.5
+    assert not ctl.wait_finished(timeout=0.1)
+    release.set()
+    assert ctl.wait_finished(timeout=5)
+
+
+def test_a_recording_cut_short_by_the_deadline_is_still_finalised(env, qtbot) -> None:
+    window, pipeline, settings = env
+    ctl = OutputsController(window, pipeline, settings)
+    with qtbot.waitSignal(ctl.recording_changed, timeout=10_000):
+        ctl.set_recording(True)
+    rec = ctl.recorder
+    qtbot.waitUntil(lambda: rec.frames_written >= 10, timeout=10_000)
+    ctl.shutdown(timeout=0.0)  # no time at all: the encoder finishes the file in the background
+    assert rec.submit not in pipeline.sinks
+    assert ctl.wait_finished(timeout=10)
+    with av.open(str(rec.path)) as c:
+        assert c.duration is not None and sum(1 for _ in c.decode(video=0)) >= 10

@@ -237,3 +237,82 @@ def test_pyvirtualcam_not_installed(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
     with pytest.raises(VirtualCameraError, match=r"pip install 'cartoon-cam\[vcam\]'"):
         pyvirtualcam_factory()(1280, 720, 30)
+
+
+def _band_result(mirrored: bool, w: int = 320, h: int = 240) -> ResultFrame:
+    """A scene with a red band on its left, as captured with or without the preview's mirror."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 4] = (200, 0, 0)
+    if mirrored:
+        img = np.ascontiguousarray(img[:, ::-1])
+    return ResultFrame(Frame(img, 1, 0.0, mirrored), img.copy(), "test")
+
+
+@pytest.mark.parametrize("captured_mirrored", [False, True])
+@pytest.mark.parametrize("vcam_mirror", [False, True])
+@pytest.mark.parametrize("layout", ["cartoon", "side_by_side"])
+def test_vcam_mirror_is_independent_of_the_preview_mirror(captured_mirrored: bool, vcam_mirror: bool,
+                                                          layout: str) -> None:
+    r = _band_result(captured_mirrored)
+    assert r.mirrored is captured_mirrored
+    vc = VirtualCamera(width=320, height=240, layout=layout, mirror=vcam_mirror)
+    out = vc.render(r)
+    panel = out[120, :160] if layout == "side_by_side" else out[120]  # the first panel's row
+    band_left = panel[2, 0] > 100
+    band_right = panel[-3, 0] > 100
+    assert (band_left, band_right) == (not vcam_mirror, vcam_mirror)
+
+
+def test_pipeline_mirror_does_not_mirror_the_virtual_camera() -> None:
+    """A live pipeline mirroring at capture (the preview's M) feeds an unmirrored virtual camera."""
+    from cartoon_cam.core.pipeline import Pipeline
+    from cartoon_cam.core.sources import ScriptedSource
+
+    factory, made = make_factory()
+    vc = VirtualCamera(width=64, height=48, fps=50, layout="original", camera_factory=factory)
+    p = Pipeline(ScriptedSource(64, 48, fps=100), "classic", mirror=True)  # blue: left→right ramp
+    p.add_sink(vc.submit)
+    p.start()
+    vc.start()
+    try:
+        assert vc.wait_open(5)
+        end = time.monotonic() + 10
+        while (not made[0].frames or made[0].frames[-1].max() == 0) and time.monotonic() < end:
+            time.sleep(0.01)
+        r = p.latest_result()
+        assert r is not None and r.mirrored and r.source.image[0, 0, 2] > 200  # mirrored at capture
+    finally:
+        p.stop()
+        vc.stop()
+    f = made[0].frames[-1]
+    assert f[24, 1, 2] < 30 and f[24, 62, 2] > 220  # the ramp runs left→right again
+
+
+def test_pyvirtualcam_factory_opens_and_feeds_the_camera(fake_pyvirtualcam) -> None:
+    events = []
+    vc = VirtualCamera(width=640, height=360, fps=24, mirror=False, on_event=events.append,
+                       camera_factory=pyvirtualcam_factory(backend="v4l2loopback", device="/dev/video7"))
+    vc.submit(result(5))
+    vc.start()
+    assert vc.wait_open(5) and vc.device == "/dev/video7"
+    [cam] = fake_pyvirtualcam.Camera.instances
+    end = time.monotonic() + 5
+    while (cam.sent < 3 or cam.last is None or cam.last.max() == 0) and time.monotonic() < end:
+        time.sleep(0.01)
+    vc.stop()
+    assert cam.args == {"width": 640, "height": 360, "fps": 24.0, "fmt": fake_pyvirtualcam.PixelFormat.RGB,
+                        "device": "/dev/video7", "backend": "v4l2loopback"}
+    assert cam.sent >= 3 and vc.frames_sent == cam.sent
+    assert tuple(cam.last[180, 140]) == (0, 0, 200)  # the cartoon, pillarboxed: 480x360 from x=80
+    assert cam.closed == 1
+    assert [e.kind for e in events] == ["started", "stopped"] and "/dev/video7" in events[0].message
+
+
+def test_pyvirtualcam_runtime_error_is_the_no_driver_message(fake_pyvirtualcam) -> None:
+    fake_pyvirtualcam.Camera.fail = RuntimeError("'v4l2loopback' backend: no loopback device found\nmore")
+    with pytest.raises(VirtualCameraError) as exc:
+        pyvirtualcam_factory()(1280, 720, 30)
+    msg = str(exc.value)
+    assert msg.startswith("No virtual camera is available ('v4l2loopback' backend: no loopback device found).")
+    assert driver_help() in msg and "more" not in msg
+    assert fake_pyvirtualcam.Camera.instances == []

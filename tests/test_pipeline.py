@@ -157,9 +157,50 @@ def test_stop_is_fast_and_closes_everything() -> None:
 
 def test_stop_without_start_closes_the_source() -> None:
     src = ScriptedSource()
+    src.open()  # e.g. opened by the caller to probe it
     p = Pipeline(src, "classic")
     p.stop()
     assert p.threads_alive() == []
+    assert src.closes == 1 and not src.is_open
+
+
+class _SlowSource(ScriptedSource):
+    """Each read takes 0.2 s and ignores interrupt(); counts close() calls, opened or not."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(16, 16, fps=None, name=name)
+        self.close_calls = 0
+
+    def _read(self) -> np.ndarray:
+        time.sleep(0.2)
+        return super()._read()
+
+    def close(self) -> None:
+        self.close_calls += 1
+        super().close()
+
+
+def test_a_switch_not_picked_up_before_stop_is_closed() -> None:
+    old, new = _SlowSource("old"), _SlowSource("new")
+    p, rec = _started(old)
+    wait_until(lambda: old.opens == 1 and old.produced >= 1, what="first read")
+    p.set_source(new)  # the capture thread is inside a 0.2 s read: it can't pick it up
+    p.stop(timeout=2.0)
+    assert p.threads_alive() == []
+    assert old.closes == 1 and new.opens == 0
+    assert new.close_calls >= 1
+
+
+def test_frames_say_whether_they_were_mirrored() -> None:
+    src = ScriptedSource(32, 24, fps=200)
+    p, rec = _started(src, mirror=True)
+    wait_until(lambda: len(rec.results) >= 2)
+    r = rec.results[-1]
+    assert r.mirrored and r.source.mirrored and r.source.image[0, 0, 2] == 255  # ramp flipped
+    p.set_mirror(False)
+    wait_until(lambda: not rec.results[-1].mirrored)
+    assert rec.results[-1].source.image[0, 0, 2] == 0
+    p.stop()
 
 
 def test_style_switch_keeps_the_stream_running(tmp_path: Path) -> None:

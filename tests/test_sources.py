@@ -291,3 +291,60 @@ def test_camera_source_with_a_fake_capture(monkeypatch: pytest.MonkeyPatch) -> N
     cam.open()
     _check_frame(cam.read(), 240, 320)
     cam.close()
+
+
+def test_open_source_plays_files_in_a_loop_unless_told(tmp_path: Path) -> None:
+    vid = tmp_path / "x.mp4"
+    _write_video(vid, 2)
+    assert open_source(str(vid)).loop is True  # the window
+    once = open_source(str(vid), loop=False)  # headless live
+    assert isinstance(once, VideoFileSource) and once.loop is False
+
+
+def test_camera_open_stops_waiting_for_a_first_frame_when_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera that opens but never delivers: interrupt() (stop, source switch) ends open() at once
+    instead of after open_timeout per capture API."""
+    import cartoon_cam.core.sources.camera as camera
+
+    released: list[int] = []
+
+    class SilentCap:
+        def __init__(self, index: int, api: int) -> None:
+            pass
+
+        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+            return True
+
+        def set(self, prop: int, value: float) -> bool:
+            return True
+
+        def get(self, prop: int) -> float:
+            return 0.0
+
+        def read(self) -> tuple[bool, None]:
+            return False, None
+
+        def release(self) -> None:
+            released.append(1)
+
+    monkeypatch.setattr(camera.cv2, "VideoCapture", SilentCap)
+    monkeypatch.setattr(camera, "list_cameras", lambda probe=False: [])
+    monkeypatch.setattr(camera, "capture_apis", lambda: [(0, "a"), (1, "b")])
+    cam = CameraSource(0, open_timeout=3.0)
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            cam.open()
+        except BaseException as e:
+            errors.append(e)
+
+    th = threading.Thread(target=opener)
+    th.start()
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    cam.interrupt()
+    th.join(5)
+    assert time.perf_counter() - t0 < 0.5
+    assert len(errors) == 1 and isinstance(errors[0], SourceError) and "interrupted" in str(errors[0])
+    assert released == [1] and not cam.is_open

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -313,3 +314,63 @@ def test_pipeline_event_bridge_delivers_on_the_gui_thread(qtbot, open_window) ->
     assert seen and all(seen)
     qtbot.waitUntil(lambda: any(b.text == "Test error." for b in w.banners.banners()), timeout=TIMEOUT)
     assert isinstance(PipelineEvent("error", "x"), PipelineEvent)
+
+
+def test_close_hides_the_window_before_the_slow_part(qtbot, open_window) -> None:  # noqa: ANN001
+    w = open_window(DemoSource(160, 90))
+    seen: list[bool] = []
+    w.add_close_hook(lambda: seen.append(w.isVisible()))  # e.g. finalising a recording
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT):
+        pass
+    assert w.isVisible()
+    w.close()
+    assert seen == [False]
+
+
+def test_a_running_background_job_never_holds_up_closing_or_exit(qtbot, open_window) -> None:  # noqa: ANN001
+    """The window's worker (camera listing, thumbnails) is a daemon; close waits ≤ 1 s for it."""
+    w = open_window(DemoSource(160, 90))
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_render() -> str:
+        started.set()
+        release.wait(30)
+        return "done"
+
+    fut = w.run_in_worker(slow_render)
+    queued = w.run_in_worker(lambda: "never")
+    assert started.wait(10)
+    workers = [t for t in threading.enumerate() if t.name.startswith("cartoon_cam-ui")]
+    assert workers and all(t.daemon for t in workers)  # the interpreter won't wait for them
+    start = time.perf_counter()
+    w.close()
+    assert time.perf_counter() - start < 3.0
+    assert queued.cancelled() and not fut.done()
+    assert w.run_in_worker(lambda: 1).cancelled()  # closed: nothing new runs
+    release.set()
+    assert fut.result(5) == "done"
+
+
+def test_default_style_probes_the_gpu_only_when_it_matters(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    """Importing torch to probe CUDA costs a second on the GUI thread: only done when a built-in
+    quality style exists (else the answer is the same on a GPU)."""
+    from cartoon_cam.inference import backends
+    from cartoon_cam.inference.catalog import StyleCatalog
+
+    probes: list[str] = []
+    monkeypatch.setattr(backends, "_torch_cuda", lambda: probes.append("torch") or True)
+    monkeypatch.setattr(backends, "_ort_gpu", lambda: probes.append("ort") or False)
+    assert app_module.default_style(StyleCatalog()) == "classic"  # the built-ins: classic only
+    assert probes == []
+    folder = tmp_path / "builtin"
+    folder.mkdir()
+    for sid, tier in (("classic", "classic"), ("speedy", "lite")):
+        write_json_style(folder / f"{sid}.json", StyleManifest(id=sid, name=sid, arch="classic", tier=tier,
+                                                              size_multiple=1, recommended_size=256))
+    assert app_module.default_style(StyleCatalog(builtin_dir=folder)) == "speedy"
+    assert probes == []
+    write_json_style(folder / "fancy.json", StyleManifest(id="fancy", name="fancy", arch="classic",
+                                                          tier="quality", size_multiple=1, recommended_size=256))
+    assert app_module.default_style(StyleCatalog(builtin_dir=folder)) == "fancy"
+    assert probes == ["torch"]

@@ -1,9 +1,9 @@
 """``cartoon-cam live``: the live pipeline without a window, for streaming rigs and scripts.
 
 Runs capture → style → outputs (recording, virtual camera, periodic snapshots), prints the stats
-every few seconds, and stops cleanly on Ctrl-C, SIGTERM, ``--duration`` or the end of a video file,
-finalising every output. A recording that fails (disk full...) ends the run with status 1; a missing
-virtual-camera driver is reported and the run goes on.
+every few seconds, and stops cleanly on Ctrl-C, SIGTERM, ``--duration`` or the end of a video file
+(played once unless ``--loop``), finalising every output. A recording that fails (disk full...) ends
+the run with status 1; a missing virtual-camera driver is reported and the run goes on.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ._common import add_backend_args
 
 NAME = "live"
 HELP = "run the live pipeline headless: record, feed a virtual camera, take snapshots"
+FPS_REFRESH_S = 0.5  # how often the virtual camera's send rate follows the source's frame rate
 
 
 def _wxh(text: str) -> tuple[int, int]:
@@ -46,12 +47,16 @@ def _positive(text: str) -> float:
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="camera", metavar="SRC",
                    help="demo | camera | camera:INDEX | camera:NAME | a video or image file (default: camera)")
+    p.add_argument("--loop", action="store_true",
+                   help="play a video file in a loop (default: once, then stop)")
     p.add_argument("--style", required=True, metavar="STYLE", help="style id (see `styles list`) or a model file")
     add_backend_args(p)
     p.add_argument("--resolution", type=_wxh, default=None, metavar="WxH",
                    help="capture size to ask the camera (or the demo) for")
     p.add_argument("--fps", type=_positive, default=None, help="capture frame rate to ask for")
-    p.add_argument("--mirror", action="store_true", help="mirror the frames at capture (all outputs)")
+    p.add_argument("--mirror", action="store_true",
+                   help="mirror the frames at capture (recording, snapshots; the virtual camera "
+                        "follows --vcam-mirror only)")
     p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4", help="record to this MP4 file")
     p.add_argument("--audio", action="store_true",
                    help="record the microphone too (needs the 'audio' extra and an input device)")
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--snapshot-dir needs --snapshot-every")
     layout = "side_by_side" if args.side_by_side else "cartoon"
     w, h = args.resolution or (None, None)
-    source = open_source(args.source, width=w, height=h, fps=args.fps)
+    source = open_source(args.source, width=w, height=h, fps=args.fps, loop=args.loop)
 
     stop = threading.Event()
     status = {"code": 0, "why": ""}
@@ -138,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         if recorder is not None:
             pipeline.add_sink(recorder.submit)
         if args.virtual_camera:
+            _wait_source(pipeline, stop, 5.0)  # so the camera opens at the source's real rate
             vcam = VirtualCamera(width=args.vcam_size[0], height=args.vcam_size[1],
                                  fps=pipeline.source_fps, layout=layout, mirror=args.vcam_mirror,
                                  on_event=on_output_event)
@@ -152,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
             snaps = SnapshotWriter(args.snapshot_dir, fmt=args.snapshot_format, layout=layout,
                                    on_event=on_output_event)
         _loop(args, pipeline, recorder, vcam, snaps, stop, t_start, status)
+        if pipeline.source_state == "ended":
+            _drain(pipeline, 2.0)  # the last frames reach the outputs before they are finalised
     finally:
         pipeline.stop(timeout=2.0)
         for out in (recorder, vcam, snaps):
@@ -170,17 +178,38 @@ def run(args: argparse.Namespace) -> int:
     return status["code"]
 
 
+def _wait_source(pipeline, stop: threading.Event, timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until the source has opened, failed or ended."""
+    end = time.perf_counter() + timeout
+    while pipeline.source_state == "starting" and not stop.is_set() and time.perf_counter() < end:
+        stop.wait(0.02)
+
+
+def _drain(pipeline, timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until the newest captured frame has been styled."""
+    end = time.perf_counter() + timeout
+    while time.perf_counter() < end and pipeline.running:
+        f, r = pipeline.latest_frame(), pipeline.latest_result()
+        if f is None or (r is not None and r.seq >= f.seq):
+            return
+        time.sleep(0.01)
+
+
 def _loop(args, pipeline, recorder, vcam, snaps, stop: threading.Event, t_start: float,
           status: dict) -> None:
     deadline = t_start + args.duration if args.duration else None
     next_stats = t_start + args.stats_every if args.stats_every > 0 else None
     next_snap = t_start + args.snapshot_every if snaps is not None else None
+    next_fps = t_start + FPS_REFRESH_S if vcam is not None else None
     last_snap_seq = -1
     while not stop.is_set():
         now = time.perf_counter()
         if deadline is not None and now >= deadline:
             status["why"] = status["why"] or f"--duration {args.duration:g} s"
             break
+        if next_fps is not None and now >= next_fps:
+            next_fps += FPS_REFRESH_S
+            vcam.fps = pipeline.source_fps  # known once the source has opened; follows it after
         if next_snap is not None and now >= next_snap:
             next_snap += args.snapshot_every
             r = pipeline.latest_result()
@@ -190,7 +219,7 @@ def _loop(args, pipeline, recorder, vcam, snaps, stop: threading.Event, t_start:
         if next_stats is not None and now >= next_stats:
             next_stats += args.stats_every
             print(_stats_line(now - t_start, pipeline, recorder, vcam), flush=True)
-        wake = [t for t in (deadline, next_stats, next_snap) if t is not None]
+        wake = [t for t in (deadline, next_stats, next_snap, next_fps) if t is not None]
         stop.wait(max(0.0, min(wake) - time.perf_counter()) if wake else 1.0)
 
 

@@ -26,11 +26,14 @@ def freeze(img: np.ndarray) -> np.ndarray:
 class Frame:
     """A captured frame: ``image`` uint8 RGB HxWx3 (read-only), ``seq`` counts up from 0 over the
     pipeline's life (it keeps counting across source switches),
-    ``t_capture`` is ``time.perf_counter()`` when the frame was read."""
+    ``t_capture`` is ``time.perf_counter()`` when the frame was read, ``mirrored`` says whether
+    ``image`` was flipped left↔right at capture (the preview's mirror), so an output with a mirror
+    setting of its own (the virtual camera) can undo it."""
 
     image: np.ndarray
     seq: int
     t_capture: float = field(default_factory=time.perf_counter)
+    mirrored: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", freeze(self.image))
@@ -64,3 +67,8 @@ class ResultFrame:
     @property
     def t_capture(self) -> float:
         return self.source.t_capture
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the source frame (and so the cartoon) was mirrored at capture."""
+        return self.source.mirrored

@@ -310,7 +310,9 @@ class Pipeline:
         self._size = None if size is None else int(size)
 
     def set_mirror(self, on: bool) -> None:
-        """Flip frames left↔right at capture (so the cartoon and every output are mirrored too)."""
+        """Flip frames left↔right at capture, so the cartoon, recordings and snapshots are mirrored
+        too; frames say so (``Frame.mirrored``) and the virtual camera, which has a mirror setting
+        of its own, undoes it."""
         self._mirror = bool(on)
 
     def set_strength(self, strength: float) -> None:
@@ -501,9 +503,10 @@ class Pipeline:
                     delay = min(delay * 2, self._reconnect_delay[1])
                     continue
                 t = time.perf_counter()
-                if self._mirror:
+                mirrored = self._mirror
+                if mirrored:
                     img = cv2.flip(img, 1)
-                frame = Frame(img, seq, t)
+                frame = Frame(img, seq, t, mirrored)
                 seq += 1
                 with self._cond:
                     if self._mailbox is not None:
@@ -519,6 +522,10 @@ class Pipeline:
             self._emit("error", f"Capture stopped: {_sentence(e, end='')}.")
         finally:
             src.close()
+            with self._lock:  # a switch asked for but not picked up before stop()
+                pending, self._next_source = self._next_source, None
+            if pending is not None and pending is not src:
+                pending.close()
 
     # -- style loader thread -------------------------------------------------------------------------
     def _loader_loop(self) -> None:

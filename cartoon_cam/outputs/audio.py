@@ -122,7 +122,7 @@ class ToneSource:
                 if delay > 0:
                     self._stop.wait(delay)
 
-        self._thread = threading.Thread(target=loop, name="tone-audio", daemon=True)
+        self._thread = threading.Thread(target=loop, name="cartoon_cam-tone-audio", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

@@ -272,7 +272,7 @@ class Recorder:
         self._start_audio()
         self._t_start = time.perf_counter()
         self._running = True
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="cartoon_cam-recorder", daemon=True)
         self._thread.start()
         return self
 

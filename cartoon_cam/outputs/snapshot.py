@@ -99,7 +99,7 @@ class SnapshotWriter:
         when = datetime.now()
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cartoon_cam-snapshot")
             return self._pool.submit(self._save, result, when, layout, fmt, True)
 
     def save_now(self, result: ResultFrame, *, layout: str | None = None,

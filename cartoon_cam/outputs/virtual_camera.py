@@ -2,8 +2,9 @@
 
 The sender keeps only the **newest** result (:meth:`VirtualCamera.submit` overwrites a slot; it
 never blocks), composes the cartoon or original | cartoon, letterboxes it into a fixed output size
-(default 1280x720, black bars, aspect kept), optionally mirrors it (independently of the preview)
-and sends it at the source's frame rate, repeating the last picture when no new one has arrived.
+(default 1280x720, black bars, aspect kept), mirrors it iff its own ``mirror`` is on, whatever the
+preview's mirror (frames mirrored at capture say so in ``Frame.mirrored`` and are flipped back) and
+sends it at the source's frame rate, repeating the last picture when no new one has arrived.
 
 The camera itself sits behind :class:`CameraBackend` (``send(rgb)``, ``close()``, ``device``), so
 tests inject a fake. The default factory uses pyvirtualcam — GPL-2.0 and the optional extra
@@ -102,8 +103,9 @@ class VirtualCamera:
     """Feed a virtual camera from a thread of its own.
 
     ``width`` x ``height``: the camera's fixed size. ``fps``: the send rate (the source's frame rate;
-    30 when unknown). ``layout``: ``cartoon`` | ``original`` | ``side_by_side``. ``mirror`` flips the
-    picture (each panel) horizontally. ``camera_factory`` opens the camera (default: pyvirtualcam).
+    30 when unknown). ``layout``: ``cartoon`` | ``original`` | ``side_by_side``. ``mirror``: the
+    picture (each panel) is sent mirrored left↔right, independently of the preview (a result already
+    mirrored at capture is flipped back when ``mirror`` is off). ``camera_factory`` opens the camera (default: pyvirtualcam).
     ``on_event(OutputEvent)`` is called on the sender thread. ``layout``, ``mirror`` and ``fps`` may
     be changed while running.
     """
@@ -151,7 +153,7 @@ class VirtualCamera:
         """Start the sender thread; it opens the camera (see :meth:`wait_open`)."""
         if self._thread is not None:
             raise RuntimeError("a VirtualCamera can be started once")
-        self._thread = threading.Thread(target=self._run, name="virtual-camera", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="cartoon_cam-virtual-camera", daemon=True)
         self._thread.start()
         return self
 
@@ -186,8 +188,9 @@ class VirtualCamera:
     def render(self, result: ResultFrame) -> np.ndarray:
         """uint8 RGB ``(height, width, 3)``: the result's picture letterboxed into the camera.
 
-        Same picture as ``letterbox(compose(result, layout, mirror))``, but each panel is scaled
-        straight into the canvas (no full-size side-by-side copy)."""
+        Same picture as ``letterbox(compose(result, layout, flip))`` with ``flip = mirror !=
+        result.mirrored``, but each panel is scaled straight into the canvas (no full-size
+        side-by-side copy)."""
         src = result.source.image
         h, w = src.shape[:2]
         panels = {"cartoon": [result.cartoon], "original": [src],
@@ -195,9 +198,10 @@ class VirtualCamera:
         lb = Letterbox.fit(w * len(panels), h, self.width, self.height)
         pw = lb.w // len(panels)
         out = np.zeros((self.height, self.width, 3), np.uint8)
+        flip = self.mirror != result.mirrored
         for i, panel in enumerate(panels):
             scaled = resize_to(panel, pw, lb.h)
-            if self.mirror:
+            if flip:
                 scaled = cv2.flip(scaled, 1)
             out[lb.y : lb.y + lb.h, lb.x + i * pw : lb.x + (i + 1) * pw] = scaled
         self.frames_composed += 1

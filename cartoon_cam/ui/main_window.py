@@ -3,7 +3,8 @@
 The GUI thread only paints and reacts: a 15 ms ``QTimer`` pulls the newest frame and result from the
 :class:`~cartoon_cam.core.pipeline.Pipeline` (scaling them once, painting them unscaled); pipeline
 events arrive through a queued signal; camera listing and thumbnail rendering run on a worker
-thread. Opening cameras and loading models happen on the pipeline's threads.
+thread (a daemon: a render still running at exit never keeps the process alive). Opening cameras and
+loading models happen on the pipeline's threads.
 
 For the outputs (snapshot, recording, virtual camera) the window offers :attr:`MainWindow.toolbar`,
 :meth:`MainWindow.show_banner`, :meth:`MainWindow.show_toast` and :meth:`MainWindow.add_close_hook`
@@ -13,8 +14,10 @@ For the outputs (snapshot, recording, virtual camera) the window offers :attr:`M
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +100,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 760)
         self._closing = False
         self._close_hooks: list[Callable[[], None]] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cartoon_cam-ui")
+        self._executor = _Worker("cartoon_cam-ui")
         self._worker_finished.connect(self._on_worker_finished)
         self._shown_frame: Frame | None = None
         self._shown_result: ResultFrame | None = None
@@ -554,19 +557,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ shutdown
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        """Stop capture → inference (≤ 1 s), then the outputs' close hooks; save the settings."""
+        """Save the settings and hide the window at once; then stop capture → inference (≤ 1 s),
+        run the outputs' close hooks (finalising a recording) and stop the worker (≤ 1 s)."""
         if not self._closing:
             self._closing = True
             self._preview_timer.stop()
             self._status_timer.stop()
-            self.pipeline.remove_listener(self._post_pipeline_event)
-            self.pipeline.stop(timeout=1.0)
-            for fn in self._close_hooks:
-                try:
-                    fn()
-                except Exception:
-                    log.exception("close hook %r failed", fn)
-            self._executor.shutdown(wait=False, cancel_futures=True)
             full = self.fullscreen_action.isChecked()
             if full:
                 self.showNormal()
@@ -574,7 +570,68 @@ class MainWindow(QMainWindow):
             self.settings.set("window/state", self.saveState())
             self.settings.set("window/controls_visible", self._dock_was_visible if full else self.dock.isVisible())
             self.settings.sync()
+            self.hide()  # gone from the screen now, not after the shutdown below
+            self.pipeline.remove_listener(self._post_pipeline_event)
+            self.pipeline.stop(timeout=1.0)
+            for fn in self._close_hooks:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("close hook %r failed", fn)
+            if not self._executor.shutdown(timeout=1.0):
+                log.info("a background task (thumbnail?) is still running; it will not delay the exit")
         super().closeEvent(event)
+
+
+class _Worker:
+    """One daemon thread running submitted functions in order, returning :class:`Future` s.
+
+    Unlike ``ThreadPoolExecutor`` (whose threads the interpreter joins at exit) a long job still
+    running when the window closes never keeps the process alive.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        """Queue ``fn()`` (called from one thread, the GUI's); cancelled at once after shutdown."""
+        fut: Future = Future()
+        if self._closed:
+            fut.cancel()
+            return fut
+        self._jobs.put((fut, fn))
+        if self._thread.ident is None:
+            self._thread.start()  # on first use
+        return fut
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fut, fn = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the future (and on to on_error)
+                fut.set_exception(e)
+
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Cancel the queued jobs and wait at most ``timeout`` s for the running one; True when the
+        thread has ended. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+            self._jobs.put(None)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 def _render_thumbnail_low_priority(key: str, stamp: str) -> Any:

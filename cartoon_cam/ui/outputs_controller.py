@@ -7,7 +7,9 @@ drives the Qt-free outputs of :mod:`cartoon_cam.outputs`:
 * the GUI thread never waits on I/O: files are opened, written and finalised on worker threads;
   their events come back through a queued signal;
 * errors show as banners on the window, successes as small toasts with an "Open folder" action;
-* closing the window (or quitting) finalises a recording and turns the virtual camera off.
+* closing the window (or quitting) finalises a recording and turns the virtual camera off, within
+  one overall deadline (:data:`SHUTDOWN_TIMEOUT_S`); a recording that needs longer is finished by
+  :meth:`OutputsController.wait_finished` before the process exits.
 
 The window needs ``toolbar`` (``QToolBar``), ``show_banner(text, level, action_text=None,
 action=None)`` and ``show_toast(text, action_text=None, action=None)``, and may offer
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +51,7 @@ from .qt_compat import emit
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_TIMEOUT_S = 10.0  # closing the window: all the outputs together
 _LAYOUT_LABELS = {"cartoon": "Cartoon", "original": "Original", "side_by_side": "Side by side"}
 DEFAULTS: dict[str, Any] = {
     "snapshot_format": "png",
@@ -65,6 +69,12 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
     "vcam_layout": ("cartoon", "side_by_side"),
     "vcam_size": ("640x360", "1280x720", "1920x1080"),
 }
+
+
+def _finalising(rec: Recorder) -> bool:
+    """Whether ``rec``'s encoder thread is still writing (after ``stop()`` timed out)."""
+    t = getattr(rec, "_thread", None)
+    return t is not None and t.is_alive()
 
 
 def _clock(seconds: float) -> str:
@@ -95,6 +105,7 @@ class OutputsController(QObject):
         self._record_pending = False
         self._pending_recorder: Recorder | None = None
         self._jobs: list[threading.Thread] = []
+        self._finishing: list[Recorder] = []  # recordings still being finalised after shutdown
         self._shut = False
         self.snapshots = SnapshotWriter(self.snapshot_dir, fmt=self._get("snapshot_format"),
                                         layout=self._get("snapshot_layout"),
@@ -266,7 +277,7 @@ class OutputsController(QObject):
                 result, error = None, e
             emit(self._job_done, then, result, error)
 
-        t = threading.Thread(target=runner, name="outputs-io", daemon=True)
+        t = threading.Thread(target=runner, name="cartoon_cam-outputs-io", daemon=True)
         self._jobs = [j for j in self._jobs if j.is_alive()] + [t]
         t.start()
 
@@ -325,14 +336,15 @@ class OutputsController(QObject):
             emit(self.recording_changed, True)
         self._sync_record_action()
 
-    def _stop_recording(self, wait: bool = False) -> None:
+    def _stop_recording(self, wait: float | None = None) -> None:
+        """Stop the recording; ``wait``: finalise it here, waiting at most that many seconds."""
         rec, self.recorder = self.recorder, None
         if rec is None:
             return
         self.pipeline.remove_sink(rec.submit)
         emit(self.recording_changed, False)
-        if wait:
-            rec.stop()
+        if wait is not None:
+            self._finish(rec, wait)
         else:
             self._background(rec.stop, lambda _info, _err: None)  # "stopped" event → toast
 
@@ -369,14 +381,15 @@ class OutputsController(QObject):
             self._stop_virtual_camera()
         self._sync_vcam_action()
 
-    def _stop_virtual_camera(self, wait: bool = False) -> None:
+    def _stop_virtual_camera(self, wait: float | None = None) -> None:
+        """Turn the virtual camera off; ``wait``: join its thread here, at most that many seconds."""
         vc, self.virtual_camera = self.virtual_camera, None
         if vc is None:
             return
         self.pipeline.remove_sink(vc.submit)
         emit(self.virtual_camera_changed, False)
-        if wait:
-            vc.stop()
+        if wait is not None:
+            vc.stop(timeout=wait)
         else:
             self._background(vc.stop, lambda _r, _e: None)
 
@@ -435,19 +448,47 @@ class OutputsController(QObject):
             self.shutdown()
 
     @Slot()
-    def shutdown(self) -> None:
-        """Finalise a recording, turn the virtual camera off, finish snapshots (blocks briefly).
-        Idempotent; called when the window closes or the application quits."""
+    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
+        """Finalise a recording, turn the virtual camera off, finish snapshots: at most ``timeout``
+        s in all (the window is already hidden). A recording not finalised by then goes on in the
+        background; :meth:`wait_finished` waits for it. Idempotent; called when the window closes
+        or the application quits."""
         if self._shut:
             return
         self._shut = True
         self._timer.stop()
+        deadline = time.perf_counter() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.perf_counter())
+
         for t in list(self._jobs):  # a recording being opened / stopped
-            t.join(10.0)
-        self._jobs = []
+            t.join(left())
+        self._jobs = [t for t in self._jobs if t.is_alive()]
         pending, self._pending_recorder = self._pending_recorder, None
         if pending is not None:  # opened after the window closed: finalise it too
-            pending.stop()
-        self._stop_recording(wait=True)
-        self._stop_virtual_camera(wait=True)
-        self.snapshots.close(wait=True)
+            self._finish(pending, left())
+        self._stop_recording(wait=left())
+        self._stop_virtual_camera(wait=min(left(), 2.0))
+        self.snapshots.close(wait=False)  # queued pictures are still written (non-daemon worker)
+
+    def _finish(self, rec: Recorder, timeout: float) -> None:
+        rec.stop(timeout=timeout)
+        if _finalising(rec):
+            self._finishing.append(rec)
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """After :meth:`shutdown`: wait until every recording is finalised (and every background
+        job done); True when nothing is left. For process exit: a file is never cut off."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.perf_counter())
+
+        for t in list(self._jobs):
+            t.join(left())
+        for rec in list(self._finishing):
+            rec.stop(timeout=left())  # idempotent: joins the encoder thread again
+        self._jobs = [t for t in self._jobs if t.is_alive()]
+        self._finishing = [r for r in self._finishing if _finalising(r)]
+        return not self._jobs and not self._finishing

@@ -27,10 +27,12 @@ def parse_camera(spec: str) -> int | str:
 
 
 def open_source(spec: str, *, width: int | None = None, height: int | None = None,
-                fps: float | None = None) -> FrameSource:
+                fps: float | None = None, loop: bool = True) -> FrameSource:
     """Build the source a spec names (cheap: nothing is opened yet).
 
-    ``width``/``height``/``fps`` are requests for cameras and the demo (ignored for files).
+    ``width``/``height``/``fps`` are requests for cameras and the demo (``fps`` also overrides a
+    video's own rate). ``loop``: a video file starts again at its end (the window); ``False``: it
+    plays once and then raises :class:`SourceEnded` (headless ``live``).
     Raises :class:`~cartoon_cam.errors.InputError` for a file that does not exist.
     """
     s = spec.strip()
@@ -44,7 +46,7 @@ def open_source(spec: str, *, width: int | None = None, height: int | None = Non
         raise InputError(f"--source {spec!r}: not 'demo', 'camera[:INDEX|:NAME]' or an existing file")
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(p)
-    return VideoFileSource(p, fps=fps)
+    return VideoFileSource(p, loop=loop, fps=fps)
 
 
 __all__ = [

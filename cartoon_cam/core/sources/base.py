@@ -52,6 +52,11 @@ class Pacer:
     def wake(self) -> None:
         self._wake.set()
 
+    def woken(self, timeout: float = 0.0) -> bool:
+        """Wait up to ``timeout`` s for :meth:`wake`; True when woken (the flag stays set, so a
+        following :meth:`wait` returns at once too)."""
+        return self._wake.wait(timeout)
+
     def wait(self) -> bool:
         """Block until the next tick; returns False when woken early (interrupted)."""
         period = 1.0 / self.fps if self.fps > 0 else 0.0

@@ -286,7 +286,11 @@ class CameraSource(FrameSource):
                 errors.append(label)
                 continue
             self._configure(cap)
-            first = self._first_frame(cap)
+            try:
+                first = self._first_frame(cap)
+            except SourceError:
+                cap.release()
+                raise
             if first is None:
                 cap.release()
                 errors.append(f"{label}: opened but delivered no frame")
@@ -308,12 +312,16 @@ class CameraSource(FrameSource):
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a queue of old ones
 
     def _first_frame(self, cap: cv2.VideoCapture) -> np.ndarray | None:
+        """The first frame within ``open_timeout`` s (None if none came); :class:`SourceError` as
+        soon as :meth:`interrupt` is called (stop, source switch)."""
         deadline = time.perf_counter() + self.open_timeout
         while time.perf_counter() < deadline:
+            if self._pacer.woken():
+                raise SourceError(f"Opening {self.name} was interrupted.")
             ok, bgr = cap.read()
             if ok and bgr is not None and bgr.size:
                 return self._convert(bgr)
-            time.sleep(0.02)
+            self._pacer.woken(0.02)  # a sleep that interrupt() cuts short
         return None
 
     def _report(self, cap: cv2.VideoCapture, label: str, first: np.ndarray) -> None:
