@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import paths
 from .errors import CartoonCamError, InputError, StyleError
 
 if TYPE_CHECKING:
@@ -223,6 +224,13 @@ def main(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("cartoon_cam")
+    app.setDesktopFileName("cartoon-cam")  # Wayland app id / X11 WM class = the .desktop entry
+    icon = paths.resources_dir() / "icons" / "cartoon_cam.png"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     qsettings = open_qsettings(args.settings)
     window, pipeline = build_window(args, qsettings)
 

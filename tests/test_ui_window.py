@@ -295,6 +295,11 @@ def test_app_main_takes_a_screenshot_and_exits_0(qtbot, tmp_path: Path) -> None:
 
     img = QImage(str(shot))
     assert img.width() >= 640 and img.height() >= 360
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    assert app.desktopFileName() == "cartoon-cam"  # matches packaging/linux/cartoon-cam.desktop
+    assert not app.windowIcon().isNull()
 
 
 def test_cli_rejects_bad_window_options(tmp_path: Path) -> None:
