@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,18 +65,39 @@ def test_teacher_cache_is_reused(cache_dir: Path, distill_run: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in cache_dir.glob("*/*.png")} == mtimes
 
 
-def test_optional_terms_and_exact_resume(cache_dir: Path, tmp_path: Path) -> None:
-    extra = ["--set", "loss.feat=0.1", "--set", "loss.gan=0.1", "--size", "32"]
-    full, part = tmp_path / "full", tmp_path / "part"
-    assert main(_args(full, cache_dir, *extra, "--set", "train.steps=4")) == 0
-    assert main(_args(part, cache_dir, *extra, "--set", "train.steps=4", "--stop-after", "2")) == 0
+def test_optional_terms_and_exact_resume(cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resume after ``--stop-after`` and after Ctrl-C between D's and the student's update of step 2."""
+    import training.distill as distill
+
+    extra = ["--set", "loss.feat=0.1", "--set", "loss.gan=0.1", "--size", "32", "--set", "train.steps=4"]
+    full, part, intr = tmp_path / "full", tmp_path / "part", tmp_path / "intr"
+    assert main(_args(full, cache_dir, *extra)) == 0
+    assert main(_args(part, cache_dir, *extra, "--stop-after", "2")) == 0
     assert main(["distill", "--out", str(part), "--resume", "--threads", "2"]) == 0
+
+    real_step, calls = distill.optimizer_step, []
+
+    def step_then_ctrl_c(*args: Any, **kwargs: Any) -> float:
+        norm = real_step(*args, **kwargs)
+        calls.append(args[1])
+        if len(calls) == 3:  # step 1: D, S; step 2: D → Ctrl-C before the student's update
+            signal.raise_signal(signal.SIGINT)
+        return norm
+
+    monkeypatch.setattr(distill, "optimizer_step", step_then_ctrl_c)
+    assert main(_args(intr, cache_dir, *extra)) == 130
+    assert len(calls) == 4 and load_checkpoint(intr / "checkpoints" / "last.pt")["step"] == 2
+    monkeypatch.undo()
+    assert main(["distill", "--out", str(intr), "--resume", "--threads", "2"]) == 0
+
     recs = [json.loads(ln) for ln in (full / "metrics.jsonl").read_text().splitlines()]
     assert all(k in recs[-1] for k in ("feat", "g_adv", "d_loss"))
-    a, b = load_checkpoint(full / "checkpoints" / "last.pt"), load_checkpoint(part / "checkpoints" / "last.pt")
-    for net in ("G", "D"):
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k}"
+    a = load_checkpoint(full / "checkpoints" / "last.pt")
+    for run in (part, intr):
+        b = load_checkpoint(run / "checkpoints" / "last.pt")
+        for net in ("G", "D"):
+            for k in a[net]:
+                assert torch.equal(a[net][k], b[net][k]), f"{run.name}: {net}.{k}"
 
 
 def test_eval_psnr_ssim_and_speed(distill_run: Path) -> None:

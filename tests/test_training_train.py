@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,12 +74,8 @@ def test_export_command_with_onnx(smoke_run: Path, tmp_path: Path) -> None:
         assert b.process(img).shape == img.shape
 
 
-def test_resume_is_bit_identical(smoke_run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    assert main([*BASE, "--out", str(out), "--stop-after", "3"]) == 0  # 2 init + 1 GAN step, mid-epoch
-    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 3
-    assert not (out / "export").exists() or not list((out / "export").iterdir())
-    assert main(["train", "--out", str(out), "--resume", "--threads", "2"]) == 0
+def _assert_same_run(smoke_run: Path, out: Path) -> None:
+    """``out`` ended exactly like the uninterrupted ``smoke_run``: weights, optimisers, logged losses."""
     a = load_checkpoint(smoke_run / "checkpoints" / "last.pt")
     b = load_checkpoint(out / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] == 4
@@ -96,6 +94,41 @@ def test_resume_is_bit_identical(smoke_run: Path, tmp_path: Path) -> None:
 
     assert losses(out) == losses(smoke_run)
     assert (out / "export" / "target.safetensors").is_file()
+
+
+def test_resume_is_bit_identical(smoke_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main([*BASE, "--out", str(out), "--stop-after", "3"]) == 0  # 2 init + 1 GAN step, mid-epoch
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 3
+    assert not (out / "export").exists() or not list((out / "export").iterdir())
+    assert main(["train", "--out", str(out), "--resume", "--threads", "2"]) == 0
+    _assert_same_run(smoke_run, out)
+
+
+def test_ctrl_c_finishes_the_step_then_resume_is_bit_identical(
+    smoke_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C between D's and G's update of step 3: G still updates, step 3 is checkpointed, exit 130."""
+    import training.trainer as trainer
+
+    real_step, calls = trainer.optimizer_step, []
+
+    def step_then_ctrl_c(*args: Any, **kwargs: Any) -> float:
+        norm = real_step(*args, **kwargs)
+        calls.append(args[1])
+        if len(calls) == 3:  # 2 init updates, then D's update of the first GAN step
+            signal.raise_signal(signal.SIGINT)
+        return norm
+
+    monkeypatch.setattr(trainer, "optimizer_step", step_then_ctrl_c)
+    out = tmp_path / "run"
+    assert main([*BASE, "--out", str(out)]) == 130
+    assert "interrupted after step 3" in capsys.readouterr().err
+    assert len(calls) == 4  # G's update of step 3 ran; nothing after it
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 3
+    monkeypatch.undo()
+    assert main(["train", "--out", str(out), "--resume", "--threads", "2"]) == 0
+    _assert_same_run(smoke_run, out)
 
 
 def test_resume_refuses_a_changed_config(smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

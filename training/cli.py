@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--runs", type=int, default=10)
     sp.add_argument("--backend", default="auto", help="auto | torch | onnx")
     sp.add_argument("--device", default="cpu")
-    sp.add_argument("--inception", type=Path, help="Inception features (TorchScript .pt or .onnx) for FID/KID")
+    sp.add_argument("--inception", type=Path,
+                    help="Inception feature extractor for FID/KID: .onnx (recommended), or TorchScript .pt / "
+                         "torch.export .pt2, which are code and run as such: use only files you trust")
     sp.add_argument("--style-images", type=Path, help="style set for FID/KID (default: the run's <style>/style)")
     sp.add_argument("--json", type=Path, help="also write the results here (default RUN_DIR/eval.json)")
     return p
@@ -340,8 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("cartoon-cam-train: interrupted (a checkpoint was saved; continue with --resume)", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        step = getattr(e, "step", None)  # runtime.Interrupted: the finished step was checkpointed
+        msg = (f"interrupted after step {step} (checkpoint saved; continue with --resume)" if step is not None
+               else "aborted (a run continues from its last checkpoint with --resume)")
+        print(f"cartoon-cam-train: {msg}", file=sys.stderr)
         return 130
     except Exception as e:
         if args.debug or not _user_error(e):
@@ -353,9 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _user_error(e: BaseException) -> bool:
     from cartoon_cam.errors import CartoonCamError
 
+    from .prep import ImageReadError
     from .vgg import VGGWeightsError
 
-    return isinstance(e, (ConfigError, VGGWeightsError, FileNotFoundError, CartoonCamError))
+    return isinstance(e, (ConfigError, VGGWeightsError, FileNotFoundError, ImageReadError, CartoonCamError))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Tensors produced here: float32 CHW **RGB** in [-1, 1] (``x / 127.5 - 1``).
 from __future__ import annotations
 
 import hashlib
+import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -169,6 +170,7 @@ class PairCropDataset(Dataset):
 
 
 def _worker_init(_: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (StopRequest)
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
 

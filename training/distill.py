@@ -31,11 +31,13 @@ from .config import Config, ConfigError, LossCfg
 from .data import PairCropDataset, StreamBatchSampler, infinite_loader, to_tensor, to_uint8
 from .discriminator import Discriminator
 from .export import export_generator
-from .prep import list_images, read_rgb
+from .prep import list_images, read_rgb, readable_images
 from .runtime import (
     DistInfo,
+    Interrupted,
     MetricsWriter,
     RunDir,
+    StopRequest,
     Throughput,
     amp_dtype,
     autocast,
@@ -67,10 +69,14 @@ log = logging.getLogger("training")
 
 
 def split_photos(folder: str | Path, seed: int, holdout: int, max_photos: int = 0) -> tuple[list[Path], list[Path]]:
-    """Deterministic (train, held-out) split of the photos under ``folder`` (recursive)."""
+    """Deterministic (train, held-out) split of the readable photos under ``folder`` (recursive;
+    unreadable files are skipped with a warning)."""
     files = list_images(folder, recursive=True)
     if not files:
         raise FileNotFoundError(f"no photos found under {folder}")
+    files = readable_images(files, f"photos under {folder}")
+    if not files:
+        raise FileNotFoundError(f"no readable photos under {folder}")
     rng = np.random.default_rng(seed)
     files = [files[i] for i in rng.permutation(len(files))]
     if max_photos:
@@ -106,16 +112,28 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def teacher_checksum(teacher: str) -> str:
+    """Identity of a teacher for the cache: a file's sha256, or for a style id ``style:`` + the
+    resolved style's manifest sha256 (its weights; the manifest's own hash for weightless styles)."""
+    p = Path(teacher)
+    if p.is_file():
+        return file_sha256(p)
+    from cartoon_cam.inference.catalog import load_style
+
+    m = load_style(teacher).manifest
+    return "style:" + (m.sha256 or hashlib.sha256(m.to_json().encode()).hexdigest())
+
+
 class TeacherCache:
-    """PNG cache of teacher outputs: ``<root>/<teacher sha[:16]>_m<max_side>/<photo key>_s<scale>.png``.
+    """PNG cache of teacher outputs: ``<root>/<sha256(teacher checksum)[:16]>_m<max_side>/<photo key>_s<scale>.png``
+    (see :func:`teacher_checksum`).
 
     ``index.json`` maps photo keys to their (h, w) at scale 1 (after ``max_side``).
     """
 
     def __init__(self, root: Path, teacher: str, max_side: int) -> None:
         self.teacher = teacher
-        p = Path(teacher)
-        ident = file_sha256(p) if p.is_file() else f"id:{teacher}"
+        ident = teacher_checksum(teacher)
         self.dir = Path(root) / f"{hashlib.sha256(ident.encode()).hexdigest()[:16]}_m{max_side}"
         self.max_side = max_side
 
@@ -429,28 +447,32 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     thr = Throughput()
     step = start
     try:
-        for step in range(start, end):
-            lr = scheduled_lr(o.lr, step, total, o.schedule, o.warmup_steps)
-            set_lr(opt_s, lr)
-            x, t = (v.to(device, non_blocking=True) for v in next(it))
-            rec = distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device, dtype,
-                               o.grad_clip)
-            thr.tick()
-            done = step + 1
-            bar.update(1)
-            if done % cfg.train.log_every == 0 or done == end:
-                vals = finite_items(rec, step)
-                if metrics is not None:
-                    metrics.write({"step": done, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **vals})
-                bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("total", "pixel")})
-            if done % ckpt_every == 0 and done < end:
-                checkpoint(done)
-            if done % val_every == 0 and done < end:
-                validate(done)
-        step = end
-    except KeyboardInterrupt:
-        log.warning("interrupted at step %d: saving a checkpoint", step)
-        checkpoint(step)
+        with StopRequest() as stop:
+            for i in range(start, end):
+                lr = scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps)
+                set_lr(opt_s, lr)
+                x, t = (v.to(device, non_blocking=True) for v in next(it))
+                rec = distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device,
+                                   dtype, o.grad_clip)
+                thr.tick()
+                step = i + 1  # steps completed
+                bar.update(1)
+                if step % cfg.train.log_every == 0 or step == end:
+                    vals = finite_items(rec, i)
+                    if metrics is not None:
+                        metrics.write({"step": step, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **vals})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("total", "pixel")})
+                if step % ckpt_every == 0 and step < end:
+                    checkpoint(step)
+                if step % val_every == 0 and step < end:
+                    validate(step)
+                if stop.agreed(info, device) and step < end:
+                    log.warning("interrupted: step %d finished; saving a checkpoint", step)
+                    checkpoint(step)
+                    raise Interrupted(step)
+    except KeyboardInterrupt as e:
+        if not isinstance(e, Interrupted):
+            log.warning("aborted during step %d: no checkpoint of it (--resume continues from the last one)", step + 1)
         raise
     finally:
         bar.close()

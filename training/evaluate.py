@@ -143,7 +143,11 @@ def kid_from_features(f1: np.ndarray, f2: np.ndarray, subsets: int = 100, subset
 
 
 class InceptionFeatures:
-    """User-supplied Inception feature extractor (TorchScript ``.pt``/``.pth``, ``.pt2`` or ``.onnx``)."""
+    """User-supplied Inception feature extractor (TorchScript ``.pt``/``.pth``, ``.pt2`` or ``.onnx``).
+
+    TorchScript and ``torch.export`` files are loaded with ``torch.jit.load`` / ``torch.export.load``,
+    not ``weights_only``: they are programs, so only trusted files are safe. ONNX is the safe choice.
+    """
 
     def __init__(self, path: str | Path, device: str = "cpu") -> None:
         path = Path(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,8 @@ def export_generator(
 
     ``thumbnail_input``: uint8 HxWx3 RGB photo run through the generator for the manifest thumbnail.
     The generator is rebuilt from the registry and loaded strictly, so a mismatching state dict fails
-    here rather than in the app.
+    here rather than in the app. Every file is built (and the ONNX model checked) and staged in a
+    temp folder before any is renamed into place, so a failure leaves ``out_dir`` as it was.
     """
     model = create_model(cfg.model.arch, **cfg.model.arch_config)
     model.load_state_dict(state_dict, strict=True)
@@ -64,10 +67,16 @@ def export_generator(
     if thumbnail_input is not None:
         thumb = thumbnail_b64(run_generator(model, thumbnail_input, arch_info(cfg.model.arch).size_multiple))
     manifest = build_manifest(cfg, source=source, thumbnail=thumb)
+    proto = build_onnx(model, manifest) if cfg.export.onnx else None
     out_dir = Path(out_dir)
-    paths = [write_torch_style(out_dir / f"{manifest.id}.safetensors", model.state_dict(), manifest, fp16=cfg.export.fp16)]
-    if cfg.export.onnx:
-        paths.append(export_onnx(model, manifest, out_dir / f"{manifest.id}.onnx"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{manifest.id}.safetensors"] + ([out_dir / f"{manifest.id}.onnx"] if proto is not None else [])
+    with tempfile.TemporaryDirectory(prefix=".export.", dir=out_dir) as tmp:
+        staged = [write_torch_style(Path(tmp) / paths[0].name, model.state_dict(), manifest, fp16=cfg.export.fp16)]
+        if proto is not None:
+            staged.append(write_onnx_style(Path(tmp) / paths[1].name, proto, onnx_manifest(manifest)))
+        for src, dst in zip(staged, paths, strict=True):
+            os.replace(src, dst)
     for p in paths:
         log.info("exported %s", p)
     return paths
@@ -83,9 +92,9 @@ def run_generator(model: torch.nn.Module, rgb: np.ndarray, multiple: int = 8) ->
     return np.ascontiguousarray(((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
 
 
-def export_onnx(model: torch.nn.Module, manifest: StyleManifest, path: Path, opset: int = 17) -> Path:
-    """Export to ONNX (dynamic N/H/W), check it against PyTorch in ONNX Runtime at two sizes
-    (max abs error ≤ 1e-3), and write it as an ONNX style."""
+def build_onnx(model: torch.nn.Module, manifest: StyleManifest, opset: int = 17) -> Any:
+    """Export to ONNX (dynamic N/H/W) and check it against PyTorch in ONNX Runtime at two sizes
+    (max abs error ≤ 1e-3); returns the checked ``onnx.ModelProto`` (nothing is written)."""
     import onnx
     import onnxruntime as ort
 
@@ -109,8 +118,17 @@ def export_onnx(model: torch.nn.Module, manifest: StyleManifest, path: Path, ops
         err = float(np.abs(ref - got).max())
         if err > 1e-3:
             raise RuntimeError(f"ONNX export differs from PyTorch by {err:.2e} at {shape}")
-    onnx_manifest = StyleManifest(**{**_manifest_dict(manifest), "arch": "onnx", "arch_config": {}})
-    return write_onnx_style(path, proto, onnx_manifest)
+    return proto
+
+
+def onnx_manifest(manifest: StyleManifest) -> StyleManifest:
+    """The manifest of the ONNX twin of a torch-architecture style."""
+    return StyleManifest(**{**_manifest_dict(manifest), "arch": "onnx", "arch_config": {}})
+
+
+def export_onnx(model: torch.nn.Module, manifest: StyleManifest, path: Path, opset: int = 17) -> Path:
+    """:func:`build_onnx`, then write it as an ONNX style at ``path`` (atomically)."""
+    return write_onnx_style(path, build_onnx(model, manifest, opset), onnx_manifest(manifest))
 
 
 def _manifest_dict(m: StyleManifest) -> dict[str, Any]:

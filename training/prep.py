@@ -10,7 +10,9 @@ bit-identical to the per-pixel loop (:func:`edge_smooth_reference`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -28,12 +30,31 @@ def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     return sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+class ImageReadError(OSError):
+    """An image file that OpenCV cannot decode (a user error: fix or remove the file)."""
+
+
 def read_bgr(path: str | Path) -> np.ndarray:
-    """Read an image as uint8 HxWx3 **BGR** (OpenCV order)."""
+    """Read an image as uint8 HxWx3 **BGR** (OpenCV order); ``ImageReadError`` if undecodable."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise OSError(f"cannot read image {path}")
+        raise ImageReadError(f"cannot read image {path}")
     return img
+
+
+def readable_images(files: Sequence[Path], what: str = "images") -> list[Path]:
+    """``files`` without those OpenCV cannot decode (checked at 1/8 scale, in threads), logging a
+    warning with their count and first names. Keeps the order."""
+    def ok(f: Path) -> bool:
+        return cv2.imread(str(f), cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        good = list(pool.map(ok, files))
+    bad = [f for f, g in zip(files, good, strict=True) if not g]
+    if bad:
+        log.warning("skipping %d unreadable %s: %s%s", len(bad), what, ", ".join(str(f) for f in bad[:5]),
+                    " ..." if len(bad) > 5 else "")
+    return [f for f, g in zip(files, good, strict=True) if g]
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -102,25 +123,31 @@ def resize_crop(img: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(img[y0 : y0 + size, x0 : x0 + size])
 
 
-def check_layout(root: str | Path, style: str) -> dict[str, list[Path]]:
+def check_layout(root: str | Path, style: str, *, verify: bool = False) -> dict[str, list[Path]]:
     """Validate an AnimeGAN-layout dataset; returns its image lists (``photo``, ``style``,
-    ``smooth``, ``val``). Raises ``FileNotFoundError`` with a message saying what to do."""
+    ``smooth``, ``val``). Raises ``FileNotFoundError`` with a message saying what to do.
+    ``verify``: decode every image and leave out (with a warning) those that cannot be read."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {root}")
     need = {"photo": root / "train_photo", "style": root / style / "style", "smooth": root / style / "smooth"}
     out: dict[str, list[Path]] = {}
     for key, folder in need.items():
-        if not folder.is_dir() or not (files := list_images(folder)):
+        files = list_images(folder) if folder.is_dir() else []
+        if verify and files:
+            files = readable_images(files, f"images in {folder}")
+        if not files:
             hint = (
                 f" (run: cartoon-cam-train prep --data {root} --style-name {style})" if key == "smooth" else ""
             )
             styles = sorted(p.name for p in root.iterdir() if (p / "style").is_dir())
             known = f"; styles found: {', '.join(styles)}" if styles and key != "photo" else ""
-            raise FileNotFoundError(f"no images in {folder}{hint}{known}")
+            raise FileNotFoundError(f"no {'readable ' if verify else ''}images in {folder}{hint}{known}")
         out[key] = files
     val = root / "val"
     out["val"] = list_images(val) if val.is_dir() else []
+    if verify and out["val"]:
+        out["val"] = readable_images(out["val"], f"images in {val}")
     return out
 
 

@@ -11,8 +11,10 @@ import math
 import os
 import platform
 import random
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -151,6 +153,60 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised after a graceful stop on Ctrl-C: the step in progress finished and ``step`` was checkpointed."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"interrupted after step {step}")
+        self.step = step
+
+
+class StopRequest:
+    """Ctrl-C handling for a training loop (context manager, main thread only).
+
+    The first SIGINT only sets :attr:`requested`, so the step in progress completes and the loop can
+    checkpoint an exact state and stop. Another SIGINT at least ``grace_s`` later aborts at once
+    (``KeyboardInterrupt``, no checkpoint); repeats within ``grace_s`` are ignored (``torchrun``
+    forwards the terminal's SIGINT to workers that already got it).
+    """
+
+    def __init__(self, grace_s: float = 2.0) -> None:
+        self.grace_s = grace_s
+        self.requested = False
+        self._t = 0.0
+        self._old: Any = None
+        self._installed = False
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._old)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        now = time.monotonic()
+        if not self.requested:
+            self.requested, self._t = True, now
+        elif now - self._t >= self.grace_s:
+            raise KeyboardInterrupt
+
+    def agreed(self, info: DistInfo, device: torch.device) -> bool:
+        """Whether to stop now; under DDP every rank must call this each step (they stop together)."""
+        if not info.enabled:
+            return self.requested
+        flag = torch.tensor([float(self.requested)], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -34,11 +34,13 @@ from .data import (
 )
 from .discriminator import Discriminator
 from .export import export_generator
-from .prep import check_layout, list_images, read_rgb, resize_crop
+from .prep import check_layout, list_images, read_rgb, readable_images, resize_crop
 from .runtime import (
     DistInfo,
+    Interrupted,
     MetricsWriter,
     RunDir,
+    StopRequest,
     Throughput,
     amp_dtype,
     autocast,
@@ -103,7 +105,7 @@ def val_images(cfg: Config, fallback: list[Path], size: int) -> list[np.ndarray]
     """Validation photos (uint8 RGB, ``size`` x ``size``): ``data.val``, else ``root/val``, else the
     first training photos."""
     folder = Path(cfg.data.val) if cfg.data.val else Path(cfg.data.root) / "val"
-    files = list_images(folder) if folder.is_dir() else []
+    files = readable_images(list_images(folder), f"images in {folder}") if folder.is_dir() else []
     files = (files or fallback)[: max(1, cfg.data.n_val)]
     return [resize_crop(read_rgb(f), size) for f in files]
 
@@ -233,7 +235,7 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
     barrier(info)
 
     # ---------------------------------------------------------------- data
-    files = check_layout(cfg.data.root, cfg.data.style)
+    files = check_layout(cfg.data.root, cfg.data.style, verify=True)  # unreadable images are skipped
     photos = files["photo"][: cfg.data.max_photos or None]
     size, batch = cfg.data.size, cfg.train.batch
     shift = data_mean_shift(files["style"]) if cfg.data.data_mean else None
@@ -331,41 +333,45 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
     thr = Throughput()
     step = start
     try:
-        for step in range(start, end):
-            phase = "init" if step < init_steps else "gan"
-            (photo,) = next(photo_it)
-            photo = photo.to(device, non_blocking=True)
-            if phase == "init":
-                set_lr(opt_init, o.lr_init)
-                rec = init_step(nets, photo, opt_init, scalers["init"], lw, device, dtype, o.grad_clip)
-            else:
-                if style_it is None:
-                    style_it = infinite_loader(style_ds, StreamBatchSampler(len(style_ds), batch, stream=1,
-                                                                            start_step=step, **mk), nw)
-                    smooth_it = infinite_loader(smooth_ds, StreamBatchSampler(len(smooth_ds), batch, stream=2,
-                                                                              start_step=step, **mk), nw)
-                anime, anime_gray = (t.to(device, non_blocking=True) for t in next(style_it))
-                (smooth_gray,) = (t.to(device, non_blocking=True) for t in next(smooth_it))
-                rec = gan_step(nets, photo, anime, anime_gray, smooth_gray, opt_g, opt_d, scalers["g"], scalers["d"],
-                               lw, device, dtype, o.grad_clip)
-            thr.tick()
-            done = step + 1
-            bar.update(1)
-            if done % cfg.train.log_every == 0 or done == end:
-                vals = finite_items(rec, step)
-                if metrics is not None:
-                    lr = opt_init.param_groups[0]["lr"] if phase == "init" else opt_g.param_groups[0]["lr"]
-                    metrics.write({"step": done, "epoch": step // spe, "phase": phase, "steps_per_s": thr.rate(),
-                                   "lr": lr, **vals})
-                bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("g_total", "d_total", "content")})
-            if done % ckpt_every == 0 and done < end:
-                checkpoint(done)
-            if done % val_every == 0 and done < end:
-                validate(done)
-        step = end
-    except KeyboardInterrupt:
-        log.warning("interrupted at step %d: saving a checkpoint", step)
-        checkpoint(step)
+        with StopRequest() as stop:
+            for i in range(start, end):
+                phase = "init" if i < init_steps else "gan"
+                (photo,) = next(photo_it)
+                photo = photo.to(device, non_blocking=True)
+                if phase == "init":
+                    set_lr(opt_init, o.lr_init)
+                    rec = init_step(nets, photo, opt_init, scalers["init"], lw, device, dtype, o.grad_clip)
+                else:
+                    if style_it is None:
+                        style_it = infinite_loader(style_ds, StreamBatchSampler(len(style_ds), batch, stream=1,
+                                                                                start_step=i, **mk), nw)
+                        smooth_it = infinite_loader(smooth_ds, StreamBatchSampler(len(smooth_ds), batch, stream=2,
+                                                                                  start_step=i, **mk), nw)
+                    anime, anime_gray = (t.to(device, non_blocking=True) for t in next(style_it))
+                    (smooth_gray,) = (t.to(device, non_blocking=True) for t in next(smooth_it))
+                    rec = gan_step(nets, photo, anime, anime_gray, smooth_gray, opt_g, opt_d, scalers["g"],
+                                   scalers["d"], lw, device, dtype, o.grad_clip)
+                thr.tick()
+                step = i + 1  # steps completed
+                bar.update(1)
+                if step % cfg.train.log_every == 0 or step == end:
+                    vals = finite_items(rec, i)
+                    if metrics is not None:
+                        lr = opt_init.param_groups[0]["lr"] if phase == "init" else opt_g.param_groups[0]["lr"]
+                        metrics.write({"step": step, "epoch": i // spe, "phase": phase, "steps_per_s": thr.rate(),
+                                       "lr": lr, **vals})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("g_total", "d_total", "content")})
+                if step % ckpt_every == 0 and step < end:
+                    checkpoint(step)
+                if step % val_every == 0 and step < end:
+                    validate(step)
+                if stop.agreed(info, device) and step < end:
+                    log.warning("interrupted: step %d finished; saving a checkpoint", step)
+                    checkpoint(step)
+                    raise Interrupted(step)
+    except KeyboardInterrupt as e:
+        if not isinstance(e, Interrupted):
+            log.warning("aborted during step %d: no checkpoint of it (--resume continues from the last one)", step + 1)
         raise
     finally:
         bar.close()
