@@ -71,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cartoon-cam: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # a file-system problem no command anticipated: still one line, no traceback
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"cartoon-cam: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("cartoon-cam: interrupted", file=sys.stderr)
         return 130

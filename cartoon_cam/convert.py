@@ -45,7 +45,8 @@ def is_video(p: Path) -> bool:
 def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image file → (uint8 RGB HxWx3 C-contiguous, alpha uint8 HxW or None).
 
-    Grayscale is expanded to RGB, 16-bit is scaled to 8-bit, EXIF orientation is applied.
+    Grayscale is expanded to RGB, 16-bit is scaled to 8-bit, and the EXIF orientation (JPEG APP1,
+    PNG ``eXIf``, WebP ``EXIF``; TIFF by OpenCV itself) is applied to colour and alpha alike.
     """
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
@@ -58,11 +59,8 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         img = (img >> 8).astype(np.uint8)
     elif img.dtype != np.uint8:
         img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    # Apply EXIF orientation the way IMREAD_COLOR would (IMREAD_UNCHANGED skips it).
-    if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
-        oriented = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if oriented is not None and oriented.shape[:2] != img.shape[:2] and img.ndim == 3 and img.shape[2] == 3:
-            img = oriented
+    # IMREAD_UNCHANGED ignores EXIF orientation: apply it here, the same way for every channel layout.
+    img = apply_orientation(img, exif_orientation(data.tobytes()))
     alpha = None
     if img.ndim == 2:
         rgb = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
@@ -72,6 +70,72 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     else:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(rgb), alpha
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    """The Orientation tag (0x0112) of IFD0 of a TIFF/EXIF block; 1 when absent or unreadable."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return 1
+    bo = "little" if tiff[:2] == b"II" else "big"
+    ifd = int.from_bytes(tiff[4:8], bo)
+    if ifd + 2 > len(tiff):
+        return 1
+    for i in range(int.from_bytes(tiff[ifd:ifd + 2], bo)):
+        e = ifd + 2 + 12 * i
+        if e + 12 > len(tiff):
+            break
+        if int.from_bytes(tiff[e:e + 2], bo) == 0x0112:
+            v = int.from_bytes(tiff[e + 8:e + 10], bo)  # SHORT, left-justified in the value field
+            return v if 1 <= v <= 8 else 1
+    return 1
+
+
+def exif_orientation(data: bytes) -> int:
+    """EXIF orientation (1..8) of an encoded JPEG, PNG or WebP file; 1 when there is none."""
+    if data[:2] == b"\xff\xd8":  # JPEG: walk the marker segments up to the image data
+        i = 2
+        while i + 4 <= len(data) and data[i] == 0xFF:
+            marker, n = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            if marker in (0xD9, 0xDA):  # end of image / start of scan
+                break
+            if marker == 0xE1 and data[i + 4:i + 10] == b"Exif\x00\x00":
+                return _tiff_orientation(data[i + 10:i + 2 + n])
+            i += 2 + n
+        return 1
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        i = 8
+        while i + 8 <= len(data):
+            n, kind = int.from_bytes(data[i:i + 4], "big"), data[i + 4:i + 8]
+            if kind == b"eXIf":
+                return _tiff_orientation(data[i + 8:i + 8 + n])
+            if kind == b"IEND":
+                break
+            i += 12 + n
+        return 1
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        i = 12
+        while i + 8 <= len(data):
+            kind, n = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "little")
+            if kind == b"EXIF":
+                block = data[i + 8:i + 8 + n]
+                return _tiff_orientation(block[6:] if block.startswith(b"Exif\x00\x00") else block)
+            i += 8 + n + (n & 1)
+        return 1
+    return 1  # TIFF is not read here: OpenCV's TIFF decoder applies its Orientation tag itself
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn a stored HxW[xC] picture upright for EXIF ``orientation`` (as OpenCV's IMREAD_COLOR does)."""
+    if orientation in (5, 6, 7, 8):
+        img = img.swapaxes(0, 1)  # transpose
+    if orientation in (2, 3, 6, 7):
+        img = img[:, ::-1]  # flip horizontally
+    if orientation in (3, 4, 7, 8):
+        img = img[::-1]  # flip vertically
+    return img if orientation == 1 else np.ascontiguousarray(img)
 
 
 def encode_image(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None = None) -> bytes:
@@ -141,22 +205,29 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
                   progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
     """Decode ``src`` with PyAV, cartoonize each frame, encode H.264 MP4 to ``dst`` (atomically).
 
-    Timestamps are carried over from the input (variable frame rate stays correct); the first
-    audio stream is copied, or re-encoded to AAC if MP4 cannot carry it.
+    Timestamps are carried over from the input (variable frame rate stays correct), all streams
+    shifted by one offset so that audio and video stay in sync (see :class:`_Clock`); the first audio
+    stream is copied, or re-encoded to AAC if MP4 cannot carry it. Errors reading ``src`` raise
+    :class:`InputError`, errors writing ``dst`` :class:`OutputError`; nothing is left at ``dst``.
     """
     import av
 
     try:
-        inp = av.open(str(src))
-    except (av.error.FFmpegError, OSError) as e:
+        inp = av.open(str(src), metadata_errors="replace")
+    except (av.error.FFmpegError, OSError, UnicodeError) as e:
         raise InputError(f"{src}: not a readable video ({_av_msg(e)})") from None
     tmp = None
     try:
         if not inp.streams.video:
             raise InputError(f"{src}: has no video stream")
         vin = inp.streams.video[0]
+        if vin.codec_context is None:
+            raise InputError(f"{src}: no decoder for its video codec")
         vin.thread_type = "AUTO"
         ain = inp.streams.audio[0] if inp.streams.audio else None
+        if ain is not None and ain.codec_context is None:
+            log.warning("%s: no decoder for its audio codec; the output has no sound", src)
+            ain = None
         w0, h0 = vin.codec_context.width, vin.codec_context.height
         if not w0 or not h0:
             raise InputError(f"{src}: video stream has no size")
@@ -174,8 +245,10 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
             res = VideoResult(encoder=pick_h264_encoder())
             vout = out.add_stream(res.encoder, rate=rate)
             vout.width, vout.height, vout.pix_fmt = out_w, h, "yuv420p"
-            vout.time_base = vin.time_base or Fraction(1, 90000)
-            vout.codec_context.time_base = vout.time_base
+            # Frames keep the input's time base. (Not ``vout.time_base`` later on: the MP4 muxer
+            # changes the stream's time base when it writes the header, e.g. 1/1000 → 1/16000.)
+            tb = vin.time_base or Fraction(1, 90000)
+            vout.time_base = vout.codec_context.time_base = tb
             if res.encoder == "libx264":
                 vout.options = {"crf": "18", "preset": "medium"}
             elif res.encoder == "mpeg4":
@@ -184,12 +257,13 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
             transcoder = None
             if ain is not None:
                 aout, transcoder, res.audio = _add_audio(out, ain)
-            last_pts: int | None = None
-            start_pts: int | None = None
             streams = [vin] + ([ain] if aout is not None else [])
-            for packet in inp.demux(*streams):
+            clock = _Clock(streams)
+            step = max(1, round(1 / (rate * tb)))  # one frame, for frames without a pts
+            last_pts: int | None = None
+            for packet in _demux(inp, streams, src):
                 if packet.stream is ain:
-                    _mux_audio(out, packet, ain, aout, transcoder)
+                    _mux_audio(out, packet, aout, transcoder, clock, src)
                     continue
                 for frame in _decode(packet, src):
                     rgb = frame.to_ndarray(format="rgb24")
@@ -197,13 +271,13 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
                         rgb = np.ascontiguousarray(rgb[:h, :w])
                     img = compose(rgb, backend.process(rgb), side_by_side)
                     vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                    pts = frame.pts if frame.pts is not None else res.frames
-                    if start_pts is None:
-                        start_pts = pts
-                    pts -= start_pts
+                    if frame.pts is None:
+                        pts = 0 if last_pts is None else last_pts + step
+                    else:
+                        pts = max(0, clock.shift(frame.pts, tb))
                     if last_pts is not None and pts <= last_pts:
                         pts = last_pts + 1
-                    vf.pts, vf.time_base, last_pts = pts, vout.time_base, pts
+                    vf.pts, vf.time_base, last_pts = pts, tb, pts
                     for pkt in vout.encode(vf):
                         out.mux(pkt)
                     res.frames += 1
@@ -235,7 +309,51 @@ def _av_msg(e: BaseException) -> str:
     return getattr(e, "strerror", None) or str(e).splitlines()[0][:160]
 
 
+class _Clock:
+    """The one offset (in seconds) subtracted from every output stream's timestamps.
+
+    It is the earliest start of the streams that are written (so audio that begins before the
+    video keeps its lead, and nothing is shifted below zero); when a stream does not declare its
+    start, the first timestamp seen decides.
+    """
+
+    def __init__(self, streams: list) -> None:
+        starts = [Fraction(s.start_time) * s.time_base for s in streams
+                  if s.start_time is not None and s.time_base]
+        self.offset: Fraction | None = min(starts) if len(starts) == len(streams) else None
+
+    def ticks(self, time_base: Fraction, ts: int) -> int:
+        """The offset in ``time_base`` units (``ts``, the timestamp at hand, sets it if still unknown)."""
+        if self.offset is None:
+            self.offset = Fraction(ts) * time_base
+        return round(self.offset / time_base)
+
+    def shift(self, ts: int, time_base: Fraction) -> int:
+        """``ts`` (in ``time_base`` units) minus the offset."""
+        return ts - self.ticks(time_base, ts)
+
+
+def _decode_error(src: Path, e: BaseException) -> InputError:
+    return InputError(f"{src}: cannot decode the video ({_av_msg(e)}); the file is corrupt or truncated")
+
+
+def _demux(inp: object, streams: list, src: Path) -> Iterator:
+    """``inp.demux(*streams)``, with read errors reported as errors of the input."""
+    import av
+
+    packets = inp.demux(*streams)  # type: ignore[attr-defined]
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:
+            raise _decode_error(src, e) from None
+        yield packet
+
+
 def _decode(packet: object, src: Path) -> Iterable:
+    """The frames of ``packet``; a corrupt packet is skipped, any other decoder failure is an input error."""
     import av
 
     try:
@@ -243,6 +361,8 @@ def _decode(packet: object, src: Path) -> Iterable:
     except av.error.InvalidDataError:
         log.warning("%s: skipping a corrupt packet", src)
         return ()
+    except av.error.FFmpegError as e:
+        raise _decode_error(src, e) from None
 
 
 _MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -256,16 +376,29 @@ def _add_audio(out: object, ain: object) -> tuple[object, object, str]:
             return out.add_stream_from_template(ain), None, "copied"  # type: ignore[attr-defined]
         except Exception as e:  # noqa: BLE001 - fall back to re-encoding
             log.info("cannot copy %s audio (%s); re-encoding to AAC", name, e)
-    rate = ain.codec_context.sample_rate or 48000  # type: ignore[attr-defined]
-    aout = out.add_stream("aac", rate=rate)  # type: ignore[attr-defined]
-    aout.layout = ain.codec_context.layout.name if ain.codec_context.layout else "stereo"  # type: ignore[attr-defined]
+    cc = ain.codec_context  # type: ignore[attr-defined]
+    aout = out.add_stream("aac", rate=cc.sample_rate or 48000)  # type: ignore[attr-defined]
+    layout = cc.layout.name if cc.layout else ""
+    if not layout or layout.endswith("channels"):  # an unnamed layout ("2 channels"): AAC needs a real one
+        layout = "mono" if cc.channels == 1 else "stereo"
+    aout.layout = layout
     return aout, {"resampler": None}, "aac"
 
 
-def _mux_audio(out: object, packet: object, ain: object, aout: object, transcoder: object) -> None:
+def _mux_audio(out: object, packet: object, aout: object, transcoder: object, clock: _Clock, src: Path) -> None:
+    """Copy (or re-encode) one audio packet, shifted by the clock's offset like the video."""
     if packet.dts is None:  # type: ignore[attr-defined]
         return
+    tb = packet.time_base  # type: ignore[attr-defined]
     if transcoder is None:
+        pts, dts = packet.pts, packet.dts  # type: ignore[attr-defined]
+        shift = clock.ticks(tb, dts if pts is None else pts)
+        start = (dts if pts is None else pts) - shift
+        if start + (packet.duration or 0) < 0:  # type: ignore[attr-defined]
+            return  # wholly before the output's start (codec priming, ending at 0, is kept)
+        packet.dts = dts - shift  # type: ignore[attr-defined]
+        if pts is not None:
+            packet.pts = pts - shift  # type: ignore[attr-defined]
         packet.stream = aout  # type: ignore[attr-defined]
         out.mux(packet)  # type: ignore[attr-defined]
         return
@@ -275,8 +408,14 @@ def _mux_audio(out: object, packet: object, ain: object, aout: object, transcode
         frames = packet.decode()  # type: ignore[attr-defined]
     except av.error.InvalidDataError:
         return
+    except av.error.FFmpegError as e:
+        raise _decode_error(src, e) from None
     for frame in frames:
-        frame.pts = None
+        if frame.pts is not None:
+            pts = clock.shift(frame.pts, frame.time_base or tb)
+            if pts < 0:
+                continue  # before the output's start
+            frame.pts = pts
         for pkt in aout.encode(frame):  # type: ignore[attr-defined]
             out.mux(pkt)  # type: ignore[attr-defined]
 

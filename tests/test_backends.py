@@ -158,3 +158,69 @@ def test_classic_style_flattens_colour_and_draws_edges_only_where_there_are_some
     border = np.zeros_like(dark)
     border[28:32, 38:82] = True  # the rectangle's top edge (rows 30, cols 40..80)
     assert dark[border].mean() > 0.3 and dark[60:90, 100:150].mean() < 0.05
+
+
+def test_onnx_export_cache_is_keyed_on_the_whole_network_contract(tmp_path: Path) -> None:
+    """Same weights, other colour order: a different cached export, and each matches PyTorch."""
+    from dataclasses import replace
+
+    from cartoon_cam.inference.backends.onnx_backend import EXPORT_VERSION, fused_cache_key
+
+    rgb = arch_style(tmp_path, "lite")
+    bgr = StyleFile(replace(rgb.manifest, color="BGR"), rgb.path, tensors=rgb.tensors)
+    narrow = StyleFile(replace(rgb.manifest, value_range=(0.0, 1.0)), rgb.path, tensors=rgb.tensors)
+    keys = {fused_cache_key(s) for s in (rgb, bgr, narrow)} | {fused_cache_key(rgb, fp16=True)}
+    assert len(keys) == 4 and EXPORT_VERSION >= 2
+    img = probe_frame(96, 128)
+    outs = []
+    for sf in (rgb, bgr):  # the RGB export is cached first; the BGR style must not reuse it
+        with create_backend(sf, backend="onnx", device="cpu") as o, create_backend(sf, backend="torch") as t:
+            a, b = o.process(img).astype(int), t.process(img).astype(int)
+        assert np.abs(a - b).max() <= 2
+        outs.append(a)
+    assert np.abs(outs[0] - outs[1]).max() > 10
+
+
+def test_backend_failures_of_any_kind_are_reasons_not_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sf = arch_style(tmp_path, "lite")
+
+    def boom(self: TorchBackend, *a: object, **k: object) -> None:
+        raise RuntimeError("driver exploded\nsecond line")
+
+    monkeypatch.setattr(TorchBackend, "__init__", boom)
+    with pytest.raises(BackendError, match=r"torch: RuntimeError: driver exploded$"):
+        create_backend(sf, backend="torch", device="cpu")
+    with create_backend(sf, device="cpu") as b:  # auto: ONNX Runtime works, torch's failure doesn't matter
+        assert b.name == "onnxruntime"
+
+
+def test_devices_are_validated_before_any_backend_sees_them(tmp_path: Path) -> None:
+    from cartoon_cam.inference.backends import validate_device
+
+    for ok in ("auto", "cpu", "cuda", "cuda:1", "directml", "coreml", "tensorrt", "CUDAExecutionProvider"):
+        assert validate_device(ok) == ok
+    sf = arch_style(tmp_path, "lite")
+    for bad in ("quantum", "cuda:x", "cuda:-1", ""):
+        with pytest.raises(BackendError, match="unknown device"):
+            create_backend(sf, device=bad)
+    if "DmlExecutionProvider" not in __import__("onnxruntime").get_available_providers():
+        with pytest.raises(BackendError, match="onnx: .*directml.*; torch: PyTorch cannot run on device 'directml'"):
+            create_backend(sf, device="directml")
+
+
+def test_classic_style_with_bad_parameters_is_a_style_error() -> None:
+    from cartoon_cam.errors import StyleError
+
+    def classic(**params: object) -> StyleFile:
+        return StyleFile(StyleManifest(id="c", name="C", arch="classic", tier="classic", params=params))
+
+    with pytest.raises(StyleError, match="unknown classic parameter"):
+        create_backend(classic(sparkle=1))
+    with pytest.raises(StyleError, match="levels"):
+        create_backend(classic(levels=0))
+    with pytest.raises(StyleError, match="edge_block"):
+        create_backend(classic(edge_block=8))
+    with pytest.raises(StyleError, match="number"):
+        create_backend(classic(levels="many"))
+    with create_backend(classic(levels=4, smooth_passes=1)) as b:
+        assert b.process(probe_frame()).shape == (96, 128, 3)

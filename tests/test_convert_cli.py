@@ -56,15 +56,33 @@ def test_single_image_to_file_matches_backend(tmp_path: Path, capsys: pytest.Cap
     assert "converted 1 file(s)" in capsys.readouterr().out
 
 
-def test_golden_through_cli_png(tmp_path: Path) -> None:
-    z = np.load(shared_path("golden", "animeganv2_seed0_320x192.npz"))
-    img = np.rint((z["input"][0].transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+CLI_GOLDENS = [  # (model, golden, golden layout, golden colour order)
+    ("animeganv2/random_seed0.pt", "animeganv2_seed0_320x192.npz", "NCHW", "RGB"),
+    ("cartoongan/hayao.npz", "cartoongan_hayao_256x256.npz", "NCHW", "RGB"),
+    ("animeganv3/AnimeGANv3_Shinkai_37.onnx", "animeganv3_shinkai37_256x256_nhwc.npz", "NHWC", "RGB"),
+    ("whitebox/whitebox_cartoonize.onnx", "whitebox_256x256_bgr.npz", "NCHW", "BGR"),
+]
+
+
+def _golden_rgb(x: np.ndarray, layout: str, color: str) -> np.ndarray:
+    """One golden tensor in [-1, 1] → float RGB HxWx3 in 0..255 levels (rounded, clipped)."""
+    img = x[0].transpose(1, 2, 0) if layout == "NCHW" else x[0]
+    if color == "BGR":
+        img = img[..., ::-1]
+    return np.clip(np.rint((img + 1.0) * 127.5), 0, 255)
+
+
+@pytest.mark.parametrize(("model", "golden", "layout", "color"), CLI_GOLDENS)
+def test_golden_through_cli_png(tmp_path: Path, model: str, golden: str, layout: str, color: str) -> None:
+    """PNG in → CLI → PNG out at the input's own size: within 1 level (mean) of the reference."""
+    z = np.load(shared_path("golden", golden))
+    img = _golden_rgb(z["input"], layout, color).astype(np.uint8)
     cv2.imwrite(str(tmp_path / "g.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    model = shared_path("models", "animeganv2", "random_seed0.pt")
-    assert main(["convert", str(tmp_path / "g.png"), "-o", str(tmp_path / "o.png"), "--style", str(model),
-                 "--size", "320"]) == 0
+    assert main(["convert", str(tmp_path / "g.png"), "-o", str(tmp_path / "o.png"),
+                 "--style", str(shared_path("models", *model.split("/"))), "--size", str(max(img.shape[:2]))]) == 0
     got = cv2.cvtColor(cv2.imread(str(tmp_path / "o.png")), cv2.COLOR_BGR2RGB).astype(int)
-    want = np.clip(np.rint((z["output"][0].transpose(1, 2, 0) + 1) * 127.5), 0, 255)
+    want = _golden_rgb(z["output"], layout, color)
+    assert got.shape == want.shape
     assert np.abs(got - want).mean() <= 1.0
 
 
@@ -163,3 +181,236 @@ def test_pickle_style_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["convert", str(src), "-o", str(tmp_path / "o.png"), "--style", str(tmp_path / "evil.pth")]) == 2
     cap = capsys.readouterr()
     assert "refusing" in cap.err and "owned" not in cap.out
+
+
+# --------------------------------------------------------------------------- audio/video sync
+
+
+def make_offset_video(path: Path, vstart: float, astart: float, acodec: str, n: int = 12, fps: int = 12) -> Path:
+    """A clip whose video starts at ``vstart`` s and audio (``acodec``: aac or pcm_s16le) at ``astart`` s."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
+        vs.time_base = Fraction(1, fps * 1000)
+        a_s = out.add_stream(acodec, rate=44100)
+        a_s.layout = "stereo"
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(np.roll(probe_frame(64, 96), i * 4, axis=1), format="rgb24")
+            f.pts, f.time_base = round((vstart + i / fps) * fps * 1000), vs.time_base
+            for pkt in vs.encode(f):
+                out.mux(pkt)
+        for pkt in vs.encode(None):
+            out.mux(pkt)
+        total = int(44100 * n / fps)
+        tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(total) / 44100)).astype(np.float32)
+        for s in range(0, total, 1024):
+            chunk = tone[s:s + 1024]
+            if acodec == "aac":
+                af = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+            else:
+                pcm = (chunk * 32767).astype(np.int16)
+                af = av.AudioFrame.from_ndarray(np.stack([pcm, pcm], 1).reshape(1, -1), format="s16", layout="stereo")
+            af.sample_rate, af.pts, af.time_base = 44100, round(astart * 44100) + s, Fraction(1, 44100)
+            for pkt in a_s.encode(af):
+                out.mux(pkt)
+        for pkt in a_s.encode(None):
+            out.mux(pkt)
+    return path
+
+
+def first_frame_times(path: Path) -> tuple[list[float], float]:
+    """(times of the video frames, time of the first decoded audio frame), in seconds."""
+    with av.open(str(path)) as c:
+        video = [float(f.time) for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        audio = next(float(f.time) for f in c.decode(audio=0))
+    return video, audio
+
+
+@pytest.mark.parametrize(("suffix", "acodec", "vstart", "astart", "audio"), [
+    (".mp4", "aac", 1.0, 0.0, "copied"),  # video 1 s after the audio; AAC copied
+    (".mkv", "pcm_s16le", 1.0, 0.0, "aac"),  # Matroska (1/1000 time base), PCM re-encoded to AAC
+    (".mkv", "pcm_s16le", 0.0, 1.0, "aac"),  # audio 1 s after the video
+])
+def test_video_keeps_audio_video_offset(tmp_path: Path, suffix: str, acodec: str, vstart: float, astart: float,
+                                        audio: str) -> None:
+    from cartoon_cam.convert import convert_video
+    from cartoon_cam.inference.backends import create_backend
+
+    src = make_offset_video(tmp_path / f"in{suffix}", vstart, astart, acodec)
+    v_in, a_in = first_frame_times(src)
+    with create_backend("classic") as b:
+        res = convert_video(b, src, tmp_path / "out.mp4")
+    assert (res.frames, res.audio) == (12, audio)
+    v_out, a_out = first_frame_times(tmp_path / "out.mp4")
+    assert len(v_out) == 12
+    assert abs((v_out[0] - a_out) - (v_in[0] - a_in)) < 0.03  # the offset survives (AAC priming: 23 ms)
+    assert min(v_out[0], a_out) > -0.001  # nothing before zero
+    assert np.allclose(np.diff(v_out), 1 / 12, atol=0.002)  # frame spacing kept whatever the time base
+
+
+def test_video_failing_midway_leaves_no_output_or_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from cartoon_cam.inference.backends.classic import ClassicBackend
+
+    src = make_video(tmp_path / "clip.mp4")
+    calls = {"n": 0}
+    real = ClassicBackend._infer
+
+    def flaky(self: ClassicBackend, rgb: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("model exploded")
+        return real(self, rgb)
+
+    monkeypatch.setattr(ClassicBackend, "_infer", flaky)
+    out = tmp_path / "out"
+    assert main(["convert", str(src), "-o", str(out), "--style", "classic"]) == 2
+    err = capsys.readouterr().err
+    assert "model exploded" in err and "Traceback" not in err
+    assert calls["n"] == 5
+    assert list(out.iterdir()) == []  # neither clip.mp4 nor a .part file
+
+
+class _BrokenInput:
+    """A PyAV input container whose reading fails after a few packets (demux or decode)."""
+
+    def __init__(self, container: object, where: str) -> None:
+        self._c, self._where = container, where
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._c, name)
+
+    def demux(self, *streams: object):
+        for i, packet in enumerate(self._c.demux(*streams)):  # type: ignore[attr-defined]
+            if i >= 6 and self._where == "demux":
+                raise av.error.InvalidDataError(-1094995529, "Invalid data found when processing input")
+            yield _BrokenPacket(packet) if i >= 6 and packet.stream.type == "video" else packet
+
+
+class _BrokenPacket:
+    def __init__(self, packet: object) -> None:
+        self._p = packet
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._p, name)
+
+    def decode(self) -> list:
+        raise av.error.PatchWelcomeError(-1163346256, "Not yet implemented in FFmpeg, patches welcome")
+
+
+@pytest.mark.parametrize("where", ["demux", "decode"])
+def test_corrupt_video_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str], where: str) -> None:
+    src = make_video(tmp_path / "clip.mp4", n=24)
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda f, *a, **k: (_BrokenInput(real_open(f, *a, **k), where)
+                                                        if str(f) == str(src) else real_open(f, *a, **k)))
+    out = tmp_path / "out"
+    assert main(["convert", str(src), "-o", str(out), "--style", "classic"]) == 2
+    err = capsys.readouterr().err
+    assert f"{src}: cannot decode the video" in err and "encoding" not in err and "Traceback" not in err
+    assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- EXIF orientation
+
+
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """``jpeg`` with a minimal APP1 Exif segment (IFD0 holding only Orientation) after SOI."""
+    tiff = (b"II*\x00" + (8).to_bytes(4, "little") + (1).to_bytes(2, "little")
+            + (0x0112).to_bytes(2, "little") + (3).to_bytes(2, "little") + (1).to_bytes(4, "little")
+            + orientation.to_bytes(2, "little") + b"\x00\x00" + (0).to_bytes(4, "little"))
+    body = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body + jpeg[2:]
+
+
+def upright(img: np.ndarray, orientation: int) -> np.ndarray:
+    return {1: img, 3: img[::-1, ::-1], 6: np.rot90(img, -1)}[orientation]  # 6 = rotate 90° clockwise
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+@pytest.mark.parametrize("gray", [False, True])
+def test_jpeg_exif_orientation_is_applied(tmp_path: Path, orientation: int, gray: bool) -> None:
+    from cartoon_cam.convert import read_image
+
+    rgb = probe_frame(40, 64)
+    stored = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", stored, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    path = tmp_path / "o.jpg"
+    path.write_bytes(with_exif_orientation(buf.tobytes(), orientation))
+    got, alpha = read_image(path)
+    plain = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    want = upright(cv2.cvtColor(plain, cv2.COLOR_GRAY2RGB) if gray else cv2.cvtColor(plain, cv2.COLOR_BGR2RGB),
+                   orientation)
+    assert alpha is None and got.shape == want.shape and np.array_equal(got, want)
+    if not gray:  # and exactly what OpenCV's own EXIF handling gives
+        ref = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
+        assert np.array_equal(got, cv2.cvtColor(ref, cv2.COLOR_BGR2RGB))
+
+
+def test_png_with_alpha_and_exif_orientation_turns_both(tmp_path: Path) -> None:
+    import zlib
+
+    from cartoon_cam.convert import read_image
+
+    rgb = probe_frame(40, 64)
+    alpha = np.tile(np.arange(64, dtype=np.uint8) * 4, (40, 1))
+    ok, buf = cv2.imencode(".png", np.dstack([cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), alpha]))
+    exif = with_exif_orientation(b"\xff\xd8", 6)[4 + 2 + 6:]  # the bare TIFF block of the APP1 segment
+    chunk = len(exif).to_bytes(4, "big") + b"eXIf" + exif + zlib.crc32(b"eXIf" + exif).to_bytes(4, "big")
+    png = buf.tobytes()
+    (tmp_path / "a.png").write_bytes(png[:33] + chunk + png[33:])  # after the 33-byte signature + IHDR
+    got, got_alpha = read_image(tmp_path / "a.png")
+    assert np.array_equal(got, upright(rgb, 6)) and np.array_equal(got_alpha, upright(alpha, 6))
+
+
+def test_exif_rotated_jpeg_through_cli(tmp_path: Path) -> None:
+    stored = np.zeros((40, 64, 3), np.uint8)
+    stored[:20, :32] = 255  # white top-left quadrant as stored: bottom-right once turned upright (180°)
+    ok, buf = cv2.imencode(".jpg", stored)
+    (tmp_path / "r.jpg").write_bytes(with_exif_orientation(buf.tobytes(), 3))
+    assert main(["convert", str(tmp_path / "r.jpg"), "-o", str(tmp_path / "o.png"), "--style", "classic"]) == 0
+    out = cv2.imread(str(tmp_path / "o.png"), cv2.IMREAD_GRAYSCALE)
+    assert out.shape == (40, 64)
+    assert out[25:35, 40:60].mean() > 150 and out[5:15, 5:25].mean() < 100
+
+
+# --------------------------------------------------------------------------- one-line errors
+
+
+def assert_one_error_line(err: str, needle: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("cartoon-cam: error: ") and needle in lines[0], err
+
+
+@pytest.mark.parametrize(("device", "needle"), [
+    ("directml", "no backend can run"),  # a real ONNX Runtime provider, not installed here
+    ("quantum", "unknown device"),
+    ("cuda:x", "unknown device"),
+])
+def test_unavailable_device_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], device: str,
+                                              needle: str) -> None:
+    if device == "directml":
+        from cartoon_cam.inference.backends.onnx_backend import available_providers
+
+        if "DmlExecutionProvider" in available_providers():
+            pytest.skip("DirectML is available here")
+    src = write_image(tmp_path / "x.png")
+    rc = main(["convert", str(src), "-o", str(tmp_path / "o.png"), "--device", device,
+               "--style", str(shared_path("models", "animeganv2", "random_seed0.pt"))])
+    assert rc == 2
+    assert_one_error_line(capsys.readouterr().err, needle)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_classic_style_with_unknown_parameter_is_one_line_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from cartoon_cam.inference.style import StyleManifest, write_json_style
+
+    style = write_json_style(tmp_path / "odd.json", StyleManifest(id="odd", name="Odd", arch="classic",
+                                                                  tier="classic", params={"sparkle": 3}))
+    src = write_image(tmp_path / "x.png")
+    assert main(["convert", str(src), "-o", str(tmp_path / "o.png"), "--style", str(style)]) == 2
+    assert_one_error_line(capsys.readouterr().err, "unknown classic parameter(s) sparkle")

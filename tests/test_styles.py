@@ -174,3 +174,147 @@ def test_export_refuses_classic(tmp_path: Path) -> None:
     with pytest.raises(StyleError, match="no network"):
         export_onnx(load_style("classic"), tmp_path / "c.onnx")
     assert not (tmp_path / "c.onnx").exists()
+
+
+# --------------------------------------------------------------------------- corrupt style files on import
+
+
+def test_import_refuses_a_style_file_whose_weights_fail_their_checksum(tmp_path: Path) -> None:
+    p = lite_style(tmp_path)
+    data = bytearray(p.read_bytes())
+    data[-100] ^= 0xFF  # one flipped byte inside the last tensor; the manifest is intact
+    p.write_bytes(bytes(data))
+    cat = StyleCatalog(user_dir=tmp_path / "user")
+    with pytest.raises(StyleError, match="checksum"):
+        cat.import_file(p, ImportOptions(id="other"))
+    assert not (tmp_path / "user").exists() or not any((tmp_path / "user").iterdir())
+
+
+def _tiny_onnx_style(path: Path) -> Path:
+    """A 1x1-convolution ONNX model (NCHW, dynamic H/W) written as a style file."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from cartoon_cam.inference.style import write_onnx_style
+
+    w = numpy_helper.from_array((np.eye(3, dtype=np.float32) * 0.5)[:, :, None, None], "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "h", "w"])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    m = StyleManifest(id="tiny", name="Tiny", arch="onnx", size_multiple=1, tier="imported")
+    return write_onnx_style(path, model, m)
+
+
+def test_import_refuses_an_onnx_style_whose_weights_fail_their_checksum(tmp_path: Path) -> None:
+    import onnx
+
+    p = _tiny_onnx_style(tmp_path / "tiny.onnx")
+    cat = StyleCatalog(user_dir=tmp_path / "user")
+    assert cat.import_file(p, ImportOptions(id="tiny_ok")).manifest.sha256 == read_manifest(p).sha256
+    model = onnx.load(str(p))
+    raw = bytearray(model.graph.initializer[0].raw_data)
+    raw[0] ^= 0xFF
+    model.graph.initializer[0].raw_data = bytes(raw)  # the manifest (and its sha256) are kept
+    onnx.save(model, str(p))
+    with pytest.raises(StyleError, match="checksum"):
+        cat.import_file(p, ImportOptions(id="tiny_bad"))
+    assert sorted(q.name for q in (tmp_path / "user").iterdir()) == ["tiny_ok.onnx"]
+
+
+# --------------------------------------------------------------------------- `cartoon-cam styles` CLI
+
+
+def _one_error_line(err: str, needle: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("cartoon-cam: error: ") and needle in lines[0], err
+
+
+def test_styles_cli_list_import_export_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cartoon_cam.cli import main
+
+    src = lite_style(tmp_path)
+    assert main(["styles", "import", str(src), "--id", "mine", "--name", "Mine"]) == 0
+    assert "imported 'mine'" in capsys.readouterr().out
+    assert main(["styles", "list"]) == 0
+    out = capsys.readouterr().out
+    assert any(ln.split()[:1] == ["classic"] for ln in out.splitlines())
+    assert any(ln.split()[:2] == ["mine", "Mine"] and "imported" in ln for ln in out.splitlines())
+    assert main(["styles", "list", "--json"]) == 0
+    listed = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    assert listed["classic"]["builtin"] and not listed["mine"]["builtin"]
+    assert main(["styles", "export", "mine", "--onnx", str(tmp_path / "mine.onnx")]) == 0
+    assert "checked against PyTorch" in capsys.readouterr().out
+    assert read_manifest(tmp_path / "mine.onnx").arch == "onnx"
+    assert main(["styles", "remove", "mine"]) == 0
+    assert "removed 'mine'" in capsys.readouterr().out
+    assert main(["styles", "list", "--json"]) == 0
+    assert "mine" not in {e["id"] for e in json.loads(capsys.readouterr().out)}
+
+
+def test_styles_cli_list_skips_a_broken_style_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from cartoon_cam import paths
+    from cartoon_cam.cli import main
+
+    paths.user_styles_dir().mkdir(parents=True)
+    (paths.user_styles_dir() / "broken.safetensors").write_bytes(b"\x00" * 10)
+    assert main(["styles", "list"]) == 0
+    assert "classic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["styles", "import", "{tmp}/missing.pt"], "model file not found"),
+    (["styles", "import", "{corrupt}"], "checksum"),
+    (["styles", "import", "{good}", "--id", "Bad Id"], "invalid id"),
+    (["styles", "remove", "no_such_style"], "unknown style"),
+    (["styles", "remove", "classic"], "built-in"),
+    (["styles", "export", "no_such_style", "--onnx", "{tmp}/x.onnx"], "unknown style"),
+    (["styles", "export", "{good}", "--onnx", "{tmp}/x.txt"], "must end in .onnx"),
+    (["styles", "export", "{good}", "--onnx", "/proc/nope/x.onnx"], "cannot write"),
+    (["styles", "export", "classic", "--onnx", "{tmp}/c.onnx"], "no network"),
+])
+def test_styles_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                        needle: str) -> None:
+    from cartoon_cam.cli import main
+
+    good = lite_style(tmp_path, "good")
+    corrupt = lite_style(tmp_path, "corrupt")
+    data = bytearray(corrupt.read_bytes())
+    data[-100] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    args = [a.format(tmp=tmp_path, good=good, corrupt=corrupt) for a in argv]
+    assert main(args) == 2
+    _one_error_line(capsys.readouterr().err, needle)
+    assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "c.onnx").exists()
+    user = Path(os.environ["CARTOON_CAM_DATA_DIR"]) / "styles"
+    assert not user.exists() or not any(user.iterdir())  # nothing imported
+
+
+def test_styles_cli_unwritable_user_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from cartoon_cam.cli import main
+
+    src = lite_style(tmp_path)
+    (tmp_path / "file").write_text("a file where the data folder should be")
+    monkeypatch.setenv("CARTOON_CAM_DATA_DIR", str(tmp_path / "file" / "data"))
+    assert main(["styles", "import", str(src)]) == 2
+    _one_error_line(capsys.readouterr().err, "cannot write to the style folder")
+
+
+def test_styles_cli_remove_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from cartoon_cam.cli import main
+
+    assert main(["styles", "import", str(lite_style(tmp_path)), "--id", "mine"]) == 0
+    capsys.readouterr()
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    assert main(["styles", "remove", "mine"]) == 2
+    _one_error_line(capsys.readouterr().err, "cannot remove")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 
 NAME = "styles"
 HELP = "list, import, remove and export styles"
@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         if out.suffix.lower() != ".onnx":
             raise InputError(f"{out}: the output file must end in .onnx")
         sf = cat.resolve(args.id)
+        try:  # fail before the (slow) export when the destination cannot exist
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{out}: cannot write ({e.strerror or e})") from None
         res = export_onnx(sf, out, fp16=args.fp16, check=not args.no_check)
         msg = f"exported {sf.id!r} → {out}"
         if res is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from ..errors import StyleError
+from ..errors import OutputError, StyleError
 from .importers import ImportOptions, import_model_file
 from .style import (
     STYLE_SUFFIXES,
@@ -61,10 +61,15 @@ class StyleCatalog:
         self.user_dir = Path(user_dir) if user_dir else paths.user_styles_dir()
 
     def _scan(self, folder: Path, builtin: bool) -> list[StyleEntry]:
-        out = []
+        out: list[StyleEntry] = []
         if not folder.is_dir():
             return out
-        for p in sorted(folder.iterdir()):
+        try:
+            files = sorted(folder.iterdir())
+        except OSError as e:
+            log.warning("cannot list style folder %s: %s", folder, e.strerror or e)
+            return out
+        for p in files:
             if p.suffix.lower() not in STYLE_SUFFIXES or p.name.startswith("."):
                 continue
             try:
@@ -137,28 +142,35 @@ class StyleCatalog:
             raise StyleError(f"{Path(path).name}: the model failed on a probe frame ({str(e).splitlines()[0][:160]})") from None
         if out.shape != (96, 128, 3) or out.dtype != np.uint8:
             raise StyleError(f"{Path(path).name}: the model returned {out.shape} for a 96x128 probe frame")
-        self.user_dir.mkdir(parents=True, exist_ok=True)
-        if m.arch == "classic":
-            dest = write_json_style(self.user_dir / f"{m.id}.json", m)
-        elif sf.onnx_bytes is not None:
-            import onnx
+        try:
+            self.user_dir.mkdir(parents=True, exist_ok=True)
+            if m.arch == "classic":
+                dest = write_json_style(self.user_dir / f"{m.id}.json", m)
+            elif sf.onnx_bytes is not None:
+                import onnx
 
-            dest = write_onnx_style(self.user_dir / f"{m.id}.onnx", onnx.load_from_string(sf.onnx_bytes), m)
-        else:
-            assert sf.tensors is not None
-            fp16 = bool(sf.tensors) and all(v.dtype == np.float16 for v in sf.tensors.values()
-                                            if np.issubdtype(v.dtype, np.floating))
-            dest = write_torch_style(self.user_dir / f"{m.id}.safetensors", sf.tensors, m, fp16=fp16)
-        for e in existing:
-            if e.path != dest:
-                e.path.unlink(missing_ok=True)
+                dest = write_onnx_style(self.user_dir / f"{m.id}.onnx", onnx.load_from_string(sf.onnx_bytes), m)
+            else:
+                assert sf.tensors is not None
+                fp16 = bool(sf.tensors) and all(v.dtype == np.float16 for v in sf.tensors.values()
+                                                if np.issubdtype(v.dtype, np.floating))
+                dest = write_torch_style(self.user_dir / f"{m.id}.safetensors", sf.tensors, m, fp16=fp16)
+            for e in existing:
+                if e.path != dest:
+                    e.path.unlink(missing_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot write to the style folder {self.user_dir} ({e.strerror or e})") from None
         return StyleEntry(read_manifest(dest), dest, False)
 
     def remove(self, style_id: str) -> Path:
+        """Delete an imported style's file; built-in styles cannot be removed."""
         e = self.entry(style_id)
         if e.builtin:
             raise StyleError(f"{style_id!r} is a built-in style and cannot be removed")
-        e.path.unlink()
+        try:
+            e.path.unlink()
+        except OSError as err:
+            raise OutputError(f"cannot remove {e.path} ({err.strerror or err})") from None
         return e.path
 
     def default_style_id(self, gpu: bool | None = None) -> str:

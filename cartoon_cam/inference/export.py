@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import StyleError
-from .style import StyleFile, write_onnx_style
+from ..errors import OutputError, StyleError
+from .style import StyleFile, StyleManifest, write_onnx_style
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def export_onnx(style: StyleFile, out: Path, *, fp16: bool = False, check: bool 
     if style.onnx_bytes is not None:
         if fp16:
             raise StyleError(f"style {m.id!r} is already an ONNX model; --fp16 applies to PyTorch styles")
-        write_onnx_style(out, onnx.load_from_string(style.onnx_bytes), replace(m))
+        _write(out, onnx.load_from_string(style.onnx_bytes), replace(m))
         return None
     from .backends.onnx_backend import export_fused_onnx
     from .backends.torch_backend import TorchBackend
@@ -87,5 +87,13 @@ def export_onnx(style: StyleFile, out: Path, *, fp16: bool = False, check: bool 
         precision="fp16" if fp16 else "fp32", source=f"exported from style {m.id} ({m.arch})",
         size_multiple=max(m.size_multiple, 1),
     )
-    write_onnx_style(out, onnx.load_from_string(data), manifest)
+    _write(out, onnx.load_from_string(data), manifest)
     return result
+
+
+def _write(out: Path, model: object, manifest: StyleManifest) -> None:
+    """:func:`write_onnx_style`, with file-system errors as :class:`OutputError`."""
+    try:
+        write_onnx_style(out, model, manifest)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot write ({e.strerror or e})") from None

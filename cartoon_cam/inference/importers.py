@@ -125,6 +125,12 @@ def _read_state_dict(path: Path) -> tuple[dict[str, np.ndarray], StyleManifest |
     raise StyleError(f"{path.name}: unsupported model file (expected {', '.join(MODEL_SUFFIXES)})")
 
 
+def _verify(path: Path, manifest: StyleManifest, actual_sha256: str) -> None:
+    """Refuse a style file whose weights do not match the sha256 its manifest records."""
+    if manifest.sha256 and manifest.sha256 != actual_sha256:
+        raise StyleError(f"{path.name}: weights do not match their checksum (file corrupt?); nothing imported")
+
+
 def _apply(manifest: StyleManifest, opts: ImportOptions) -> StyleManifest:
     for field_name in ("id", "name", "layout", "color", "value_range", "size_multiple",
                        "recommended_size", "licence", "attribution"):
@@ -139,7 +145,8 @@ def import_torch_weights(path: Path, opts: ImportOptions) -> StyleFile:
     from .registry import arch_info
 
     tensors, manifest = _read_state_dict(path)
-    if manifest is not None:  # already a style file
+    if manifest is not None:  # already a style file: its weights must still match its checksum
+        _verify(path, manifest, tensors_sha256(tensors))
         return StyleFile(_apply(manifest, opts), path, tensors=tensors)
     arch = opts.arch or detect_arch(set(tensors))
     if arch is None:
@@ -184,14 +191,19 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
     import onnx
     import onnxruntime as ort
 
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise StyleError(f"cannot read {path}: {e.strerror or e}") from None
     try:
         model = onnx.load_from_string(data)
     except Exception as e:
         raise StyleError(f"{path.name}: not a valid ONNX model ({str(e)[:120]})") from None
     meta = {p.key: p.value for p in model.metadata_props}
-    if META_KEY in meta:
-        return StyleFile(_apply(StyleManifest.from_json(meta[META_KEY]), opts), path, onnx_bytes=data)
+    if META_KEY in meta:  # already a style file: its weights must still match its checksum
+        manifest = StyleManifest.from_json(meta[META_KEY])
+        _verify(path, manifest, onnx_sha256(model))
+        return StyleFile(_apply(manifest, opts), path, onnx_bytes=data)
     so = ort.SessionOptions()
     so.log_severity_level = 4  # probing sizes makes ORT log expected failures
     try:

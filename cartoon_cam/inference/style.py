@@ -275,7 +275,10 @@ def read_style(path: Path, *, verify: bool = True) -> StyleFile:
     if suffix == ".onnx":
         import onnx
 
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise StyleError(f"cannot read {path.name}: {e.strerror or e}") from None
         try:
             model = onnx.load_from_string(data)
         except Exception as e:

@@ -15,9 +15,10 @@ Torch is imported only when a torch path is used, so ONNX-only builds start fast
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
-from ...errors import BackendError
+from ...errors import BackendError, CartoonCamError, StyleError
 from ..style import StyleFile
 from .base import Backend, RunCancelled, SizePlan, check_frame, plan_size
 from .classic import ClassicBackend
@@ -26,6 +27,22 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx", "classic")
 DEVICES = ("auto", "cpu", "cuda")
+# ONNX Runtime execution providers that ``--device`` may name (short names, see onnx_backend).
+PROVIDER_DEVICES = ("tensorrt", "directml", "coreml")
+_CUDA_RE = re.compile(r"^cuda(:\d+)?$")
+
+
+def validate_device(device: str) -> str:
+    """``device`` if it names something a backend understands (available or not), else :class:`BackendError`.
+
+    Accepted: ``auto``, ``cpu``, ``cuda``, ``cuda:N``, an ONNX Runtime provider by short name
+    (``tensorrt``, ``directml``, ``coreml``) or full name (``CUDAExecutionProvider``, ...).
+    """
+    if (device in DEVICES or device in PROVIDER_DEVICES or _CUDA_RE.match(device)
+            or (device.endswith("ExecutionProvider") and device.isidentifier())):
+        return device
+    raise BackendError(f"unknown device {device!r} (use {', '.join(DEVICES)}, cuda:N, "
+                       f"or an ONNX Runtime provider: {', '.join(PROVIDER_DEVICES)})")
 
 
 def _torch_cuda() -> bool:
@@ -54,10 +71,12 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
         style = load_style(style)
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    device = validate_device(device)
     arch = style.manifest.arch
-    errors: list[str] = []
+    failures: list[tuple[str, Exception]] = []
 
     def attempt(kind: str) -> Backend | None:
+        """The backend of ``kind``, or None with the reason recorded (nothing here may crash the caller)."""
         try:
             if kind == "classic":
                 return ClassicBackend(style.manifest, size=size)
@@ -68,13 +87,13 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
             from .torch_backend import TorchBackend
 
             return TorchBackend(style, device=device, size=size)
-        except BackendError as e:
-            errors.append(f"{kind}: {e}")
-            return None
         except ImportError as e:  # e.g. a bundle built without PyTorch
-            errors.append(f"{kind}: this installation lacks {e.name or 'a module'} "
-                          "(PyTorch styles need torch, or an ONNX export of the style)")
-            return None
+            failures.append((kind, BackendError(f"this installation lacks {e.name or 'a module'} "
+                                                "(PyTorch styles need torch, or an ONNX export of the style)")))
+        except Exception as e:  # noqa: BLE001 - any failure is a reason to try the next backend
+            log.debug("%s backend failed for style %s", kind, style.id, exc_info=True)
+            failures.append((kind, e))
+        return None
 
     if arch == "classic":
         order = ["classic"]
@@ -98,8 +117,20 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
             if warmup:
                 b.warmup()
             return b
-    raise BackendError(f"no backend can run style {style.id!r}: " + "; ".join(errors))
+    style_errors = [e for _, e in failures if isinstance(e, StyleError)]
+    if len(style_errors) == len(failures):  # the style itself is at fault: say so, not "no backend"
+        raise style_errors[0]
+    raise BackendError(f"no backend can run style {style.id!r}: "
+                       + "; ".join(f"{kind}: {_reason(e)}" for kind, e in failures))
 
 
-__all__ = ["BACKENDS", "DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
-           "create_backend", "plan_size"]
+def _reason(e: Exception) -> str:
+    """One line: the message of a project error, else the exception type and its first line."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, CartoonCamError):
+        return text
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
+__all__ = ["BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
+           "create_backend", "plan_size", "validate_device"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...errors import StyleError
 from ..style import StyleManifest
 from .base import Backend
 
@@ -35,6 +36,34 @@ def _posterise_lut(levels: int) -> np.ndarray:
     return np.clip(q, 0, 255).astype(np.uint8).reshape(256, 1)
 
 
+# Parameters OpenCV only accepts within limits: (minimum, must be odd).
+_LIMITS: dict[str, tuple[float, bool]] = {
+    "smooth_passes": (0, False), "smooth_diameter": (1, False), "smooth_sigma_color": (0, False),
+    "smooth_sigma_space": (0, False), "levels": (2, False), "edge_block": (3, True), "edge_blur": (1, True),
+    "saturation": (0, False), "edge_clean": (0, False),
+}
+
+
+def classic_params(manifest: StyleManifest) -> dict[str, float]:
+    """The style's parameters over the defaults; :class:`StyleError` for unknown or unusable ones."""
+    given = manifest.params
+    unknown = sorted(set(given) - set(DEFAULT_PARAMS))
+    if unknown:
+        raise StyleError(f"style {manifest.id!r}: unknown classic parameter(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(DEFAULT_PARAMS)})")
+    params: dict[str, float] = {}
+    for key, default in DEFAULT_PARAMS.items():
+        value = given.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StyleError(f"style {manifest.id!r}: classic parameter {key} must be a number, got {value!r}")
+        lo, odd = _LIMITS.get(key, (float("-inf"), False))
+        if value < lo or (odd and int(value) % 2 == 0):
+            raise StyleError(f"style {manifest.id!r}: classic parameter {key}={value!r} must be "
+                             f"{'an odd number ' if odd else ''}≥ {lo:g}")
+        params[key] = value
+    return params
+
+
 class ClassicBackend(Backend):
     """OpenCV cartoon filter; ``device`` is always ``cpu``."""
 
@@ -42,12 +71,8 @@ class ClassicBackend(Backend):
 
     def __init__(self, manifest: StyleManifest, size: int | None = None) -> None:
         super().__init__(manifest, size)
-        p = {**DEFAULT_PARAMS, **manifest.params}
-        unknown = set(manifest.params) - set(DEFAULT_PARAMS)
-        if unknown:
-            raise ValueError(f"classic style: unknown parameters {sorted(unknown)}")
-        self.params = p
-        self._lut = _posterise_lut(int(p["levels"]))
+        self.params = classic_params(manifest)
+        self._lut = _posterise_lut(int(self.params["levels"]))
 
     def _infer(self, rgb: np.ndarray) -> np.ndarray:
         p = self.params

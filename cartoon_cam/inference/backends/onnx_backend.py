@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import BackendError, StyleError
-from ..style import StyleFile, StyleManifest, atomic_write_bytes
+from ..style import StyleFile, StyleManifest, atomic_write_bytes, tensors_sha256
 from .base import Backend, RunCancelled
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,29 @@ def _cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("cartoon_cam", appauthor=False)) / "onnx"
 
 
+# Bump when export_fused_onnx or Uint8Wrapper change what an exported graph computes: cached
+# exports of older versions are then ignored.
+EXPORT_VERSION = 2
+
+
+def fused_cache_key(style: StyleFile, *, fp16: bool = False, opset: int = 17) -> str:
+    """sha256 over everything baked into a fused export: the weights (hashed from the tensors
+    themselves), the manifest fields that shape the graph or its pre/post-processing (arch,
+    arch_config, colour order, value range, layout, size multiple), precision, opset and
+    :data:`EXPORT_VERSION`."""
+    m = style.manifest
+    weights = tensors_sha256(style.tensors) if style.tensors is not None else m.sha256
+    contract = {"exporter": EXPORT_VERSION, "opset": opset, "fp16": bool(fp16), "weights": weights,
+                "arch": m.arch, "arch_config": m.arch_config, "color": m.color,
+                "value_range": [float(v) for v in m.value_range], "layout": m.layout,
+                "size_multiple": int(m.size_multiple)}
+    return hashlib.sha256(json.dumps(contract, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def cached_fused_onnx(style: StyleFile, *, fp16: bool = False) -> bytes:
-    """:func:`export_fused_onnx`, cached on disk by the weights' sha256 (export takes seconds)."""
-    key = style.manifest.sha256 or hashlib.sha256(style.manifest.to_json().encode()).hexdigest()
-    path = _cache_dir() / f"{style.manifest.arch}-{key[:24]}-{'fp16' if fp16 else 'fp32'}.onnx"
+    """:func:`export_fused_onnx`, cached on disk under :func:`fused_cache_key` (export takes seconds)."""
+    key = fused_cache_key(style, fp16=fp16)
+    path = _cache_dir() / f"{style.manifest.arch}-{key[:32]}-{'fp16' if fp16 else 'fp32'}.onnx"
     if path.is_file():
         try:
             return path.read_bytes()
@@ -257,5 +277,5 @@ def describe_providers() -> str:
     return ", ".join(SHORT_NAMES.get(p, p) for p in available_providers())
 
 
-__all__ = ["OnnxBackend", "StyleManifest", "available_providers", "cached_fused_onnx",
-           "describe_providers", "export_fused_onnx", "providers_for"]
+__all__ = ["EXPORT_VERSION", "OnnxBackend", "StyleManifest", "available_providers", "cached_fused_onnx",
+           "describe_providers", "export_fused_onnx", "fused_cache_key", "providers_for"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from ..style import StyleFile, StyleManifest
 from .base import Backend
 
 log = logging.getLogger(__name__)
+
+_CUDA_RE = re.compile(r"^cuda(:\d+)?$")
 
 
 def build_torch_model(style: StyleFile) -> nn.Module:
@@ -77,6 +80,26 @@ def cuda_available() -> bool:
         return False
 
 
+def torch_device(device: str) -> torch.device:
+    """The ``torch.device`` for ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``; :class:`BackendError` for
+    anything else (e.g. an ONNX Runtime provider such as ``directml``) or a GPU that is not there."""
+    if device == "auto":
+        device = "cuda" if cuda_available() else "cpu"
+    if device != "cpu" and not _CUDA_RE.match(device):
+        raise BackendError(f"PyTorch cannot run on device {device!r} (use auto, cpu, cuda or cuda:N)")
+    if device == "cpu":
+        return torch.device("cpu")
+    if not cuda_available():
+        raise BackendError("CUDA was requested but PyTorch sees no CUDA device")
+    dev = torch.device(device)
+    count = torch.cuda.device_count()
+    if dev.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    if dev.index >= count:
+        raise BackendError(f"device {device!r} does not exist: PyTorch sees {count} CUDA device(s)")
+    return dev
+
+
 class TorchBackend(Backend):
     """Runs a registered torch architecture. ``device``: ``auto`` | ``cpu`` | ``cuda[:N]``."""
 
@@ -85,13 +108,7 @@ class TorchBackend(Backend):
     def __init__(self, style: StyleFile, device: str = "auto", size: int | None = None,
                  fp16: bool | None = None) -> None:
         super().__init__(style.manifest, size)
-        if device == "auto":
-            device = "cuda" if cuda_available() else "cpu"
-        if device.startswith("cuda") and not cuda_available():
-            raise BackendError("CUDA was requested but PyTorch sees no CUDA device")
-        dev = torch.device(device)
-        if dev.type == "cuda" and dev.index is None:
-            dev = torch.device("cuda", torch.cuda.current_device())
+        dev = torch_device(device)
         self._dev = dev
         self.device = str(dev)
         use_fp16 = (dev.type == "cuda") if fp16 is None else fp16
