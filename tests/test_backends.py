@@ -224,3 +224,20 @@ def test_classic_style_with_bad_parameters_is_a_style_error() -> None:
         create_backend(classic(levels="many"))
     with create_backend(classic(levels=4, smooth_passes=1)) as b:
         assert b.process(probe_frame()).shape == (96, 128, 3)
+
+
+@pytest.mark.parametrize("color", ["RGB", "BGR"])
+def test_torch_in_place_pre_post_equals_the_exported_wrapper(tmp_path: Path, color: str) -> None:
+    """TorchBackend's in-place pre/post must give exactly what the fused Uint8Wrapper (the ONNX
+    export) gives, for both colour orders, on an odd-sized frame."""
+    from cartoon_cam.inference.backends.torch_backend import Uint8Wrapper
+
+    sf = arch_style(tmp_path, "lite")
+    sf.manifest.color = color
+    b = TorchBackend(sf, device="cpu")
+    rgb = np.ascontiguousarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    got = b._infer(rgb)  # noqa: SLF001 - the network-level path, no resizing
+    with torch.inference_mode():
+        want = Uint8Wrapper(b.net, sf.manifest)(torch.from_numpy(rgb)[None])[0].numpy()
+    assert got.flags.c_contiguous and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)

@@ -1,0 +1,82 @@
+"""Every style shipped in resources/styles: complete metadata, loads, converts a real photo, and
+runs without PyTorch (the double-click app bundles no torch). Teacher files never ship."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, SHARED
+
+from cartoon_cam.cli import main
+from cartoon_cam.inference.backends import create_backend
+from cartoon_cam.inference.catalog import StyleCatalog
+from cartoon_cam.inference.style import read_style
+
+BUILTIN = REPO / "resources" / "styles"
+ENTRIES = [e for e in StyleCatalog(builtin_dir=BUILTIN).entries() if e.builtin]
+IDS = [e.id for e in ENTRIES]
+PHOTO = REPO / "resources" / "demo" / "coffee.jpg"
+
+
+def test_the_builtin_set() -> None:
+    assert "classic" in IDS  # the weightless default that needs nothing
+    assert len(IDS) == len(set(IDS))
+    for e in ENTRIES:
+        assert e.path.stem == e.id, f"{e.path.name}: the file is named after its id"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_metadata_is_complete(entry) -> None:
+    m = entry.manifest
+    assert m.name and m.description and m.licence and m.attribution, m
+    assert m.tier in ("quality", "lite", "classic")
+    assert 128 <= m.recommended_size <= 1280
+    if m.tier != "classic":
+        sf = read_style(entry.path)  # checks the sha256 of the weights
+        assert sf.manifest.sha256
+        assert m.thumbnail, "neural styles show a thumbnail in the picker"
+        assert "teacher" in m.attribution.lower() or "distil" in m.attribution.lower() or m.source
+        # the frozen app has no torch: built-in neural styles are ONNX style files
+        assert entry.path.suffix == ".onnx"
+        size_mb = entry.path.stat().st_size / 1e6
+        assert size_mb <= (5.5 if m.tier == "quality" else 1.5), f"{entry.path.name} is {size_mb:.1f} MB"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_loads_and_cartoonizes_a_photo(entry, tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    assert main(["convert", str(PHOTO), "-o", str(out), "--style", entry.id, "--size", "320"]) == 0
+    import cv2
+
+    src = cv2.imread(str(PHOTO))
+    res = cv2.imread(str(out))
+    assert res.shape == src.shape
+    diff = np.abs(res.astype(np.int16) - src.astype(np.int16)).mean()
+    assert 2.0 < diff < 80.0, f"{entry.id}: mean change {diff:.1f} levels (identity or garbage?)"
+    assert res.std() > 10  # a picture, not a flat colour
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.manifest.tier != "classic"],
+                         ids=[e.id for e in ENTRIES if e.manifest.tier != "classic"])
+def test_neural_builtins_run_in_onnx_runtime_on_cpu(entry) -> None:
+    with create_backend(read_style(entry.path), backend="onnx", device="cpu") as b:
+        y = b.process(np.full((72, 128, 3), 128, np.uint8))
+        assert y.shape == (72, 128, 3) and "onnxruntime" in b.describe()
+
+
+def test_default_style_is_a_builtin_that_runs_in_real_time_here() -> None:
+    cat = StyleCatalog(builtin_dir=BUILTIN)
+    default = cat.default_style_id(gpu=False)
+    assert default in IDS
+    tiers = {e.manifest.tier for e in ENTRIES}
+    assert cat.entry(default).manifest.tier == ("lite" if "lite" in tiers else "classic")
+
+
+def test_no_teacher_or_reference_model_is_shipped() -> None:
+    ref = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (SHARED / "models").rglob("*") if p.is_file()}
+    assert ref, "../shared/models is missing"
+    for p in BUILTIN.iterdir():
+        assert hashlib.sha256(p.read_bytes()).hexdigest() not in ref, f"{p.name} is a third-party model"
