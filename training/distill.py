@@ -44,6 +44,7 @@ from .runtime import (
     barrier,
     cleanup_distributed,
     dist_env,
+    end_of_step,
     init_distributed,
     load_checkpoint,
     make_scaler,
@@ -462,14 +463,8 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
                     if metrics is not None:
                         metrics.write({"step": step, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **vals})
                     bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("total", "pixel")})
-                if step % ckpt_every == 0 and step < end:
-                    checkpoint(step)
-                if step % val_every == 0 and step < end:
-                    validate(step)
-                if stop.agreed(info, device) and step < end:
-                    log.warning("interrupted: step %d finished; saving a checkpoint", step)
-                    checkpoint(step)
-                    raise Interrupted(step)
+                end_of_step(step, end, ckpt_every=ckpt_every, val_every=val_every, checkpoint=checkpoint,
+                            validate=validate, stop=stop, info=info, device=device)
     except KeyboardInterrupt as e:
         if not isinstance(e, Interrupted):
             log.warning("aborted during step %d: no checkpoint of it (--resume continues from the last one)", step + 1)

@@ -209,6 +209,23 @@ class StopRequest:
         return bool(flag.item())
 
 
+def end_of_step(step: int, end: int, *, ckpt_every: int, val_every: int, checkpoint: Any, validate: Any,
+                stop: StopRequest, info: DistInfo, device: torch.device) -> None:
+    """Bookkeeping after a completed ``step`` of a loop that runs to ``end``: periodic checkpoint
+    and validation grid, and a graceful stop (checkpoint, then :class:`Interrupted`) on Ctrl-C.
+    The final step is left to the caller (it checkpoints, validates and exports)."""
+    if step >= end:
+        return
+    if step % ckpt_every == 0:
+        checkpoint(step)
+    if step % val_every == 0:
+        validate(step)
+    if stop.agreed(info, device):
+        log.warning("interrupted: step %d finished; saving a checkpoint", step)
+        checkpoint(step)
+        raise Interrupted(step)
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 
