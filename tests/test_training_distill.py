@@ -105,3 +105,14 @@ def test_eval_psnr_ssim_and_speed(distill_run: Path) -> None:
     res = json.loads((distill_run / "eval.json").read_text())
     assert res["photos"] == 2 and np.isfinite(res["psnr"]) and 0 < res["ssim"] <= 1
     assert res["width"] == 64 and res["height"] == 48 and res["ms_per_frame"] > 0
+
+
+def test_eval_with_nothing_to_measure_is_a_one_line_error(distill_run: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    style = next((distill_run / "export").glob("*.safetensors"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["eval", "--style", str(style), "--photos", str(empty), "--speed", ""]) == 2
+    assert "no readable photos under" in capsys.readouterr().err
+    assert main(["eval", "--style", str(style), "--speed", ""]) == 2  # no teacher, no speed, no FID
+    assert "nothing to evaluate" in capsys.readouterr().err

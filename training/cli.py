@@ -299,6 +299,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError("eval needs --style PATH or --run RUN_DIR")
     if args.photos is not None:
         photos = list_images(args.photos, recursive=True)
+        if not photos:
+            raise ConfigError(f"no readable photos under {args.photos}")
     if photos is None and cfg is not None and cfg.data.root:
         val = Path(cfg.data.root) / "val"
         photos = list_images(val if val.is_dir() else Path(cfg.data.root) / "train_photo")
@@ -325,6 +327,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError("FID/KID need --style-images DIR and photos (--photos or --run)")
         results.update(eval_fid_kid(style, photos, list_images(style_dir, recursive=True), args.inception,
                                     max_side=max_side or 512, backend=args.backend, device=args.device))
+    if len(results) == 1:
+        raise ConfigError("nothing to evaluate: give --teacher and photos for PSNR/SSIM (or a distill --run), "
+                          "--speed WxH for speed, or --inception for FID/KID")
     text = json.dumps(results, indent=2)
     print(text)
     out = args.json or (run / "eval.json" if run is not None else None)
