@@ -82,14 +82,6 @@ def check_style(style: str, catalog: StyleCatalog) -> str:
     return style
 
 
-def default_style(catalog: StyleCatalog) -> str:
-    """The catalog's default style, probing for a GPU (importing torch: a second or more on the GUI
-    thread) only when the answer depends on it: when a built-in ``quality`` style exists."""
-    if any(e.builtin and e.manifest.tier == "quality" for e in catalog.entries()):
-        return catalog.default_style_id()
-    return catalog.default_style_id(gpu=False)  # lite if any, else classic: the same on a GPU
-
-
 def startup_source_spec(kind: str, camera_name: str) -> str:
     """The source to start with when ``--source`` is not given (remembered, else first camera,
     else demo). Listing cameras reads names only (it opens nothing)."""
@@ -152,10 +144,10 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
     else:
         style = store.get("style/id")
         try:
-            style = check_style(style, catalog) if style else default_style(catalog)
+            style = check_style(style, catalog) if style else catalog.default_style_id()
         except StyleError:
             log.warning("remembered style %r is gone; using the default", style)
-            style = default_style(catalog)
+            style = catalog.default_style_id()
     if style not in catalog.ids():
         extra.append(style)
 

@@ -318,3 +318,28 @@ def test_styles_cli_remove_failure_is_one_line(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(Path, "unlink", refuse)
     assert main(["styles", "remove", "mine"]) == 2
     _one_error_line(capsys.readouterr().err, "cannot remove")
+
+
+def test_default_style_probes_the_gpu_only_when_it_matters(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Importing torch to probe CUDA costs a second on the GUI thread: only done when a built-in
+    quality style exists (else the answer is the same on a GPU)."""
+    from cartoon_cam.inference import backends
+
+    probes: list[str] = []
+    monkeypatch.setattr(backends, "_torch_cuda", lambda: probes.append("torch") or True)
+    monkeypatch.setattr(backends, "_ort_gpu", lambda: probes.append("ort") or False)
+    shipped = StyleCatalog()
+    if not any(e.builtin and e.manifest.tier == "quality" for e in shipped.entries()):
+        assert shipped.default_style_id() == shipped.default_style_id(gpu=False)
+        assert probes == []
+    folder = tmp_path / "builtin"
+    folder.mkdir()
+    for sid, tier in (("classic", "classic"), ("speedy", "lite")):
+        write_json_style(folder / f"{sid}.json", StyleManifest(id=sid, name=sid, arch="classic", tier=tier,
+                                                              size_multiple=1, recommended_size=256))
+    assert StyleCatalog(builtin_dir=folder).default_style_id() == "speedy"
+    assert probes == []
+    write_json_style(folder / "fancy.json", StyleManifest(id="fancy", name="fancy", arch="classic",
+                                                          tier="quality", size_multiple=1, recommended_size=256))
+    assert StyleCatalog(builtin_dir=folder).default_style_id() == "fancy"
+    assert probes == ["torch"]

@@ -355,27 +355,3 @@ def test_a_running_background_job_never_holds_up_closing_or_exit(qtbot, open_win
     assert w.run_in_worker(lambda: 1).cancelled()  # closed: nothing new runs
     release.set()
     assert fut.result(5) == "done"
-
-
-def test_default_style_probes_the_gpu_only_when_it_matters(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
-    """Importing torch to probe CUDA costs a second on the GUI thread: only done when a built-in
-    quality style exists (else the answer is the same on a GPU)."""
-    from cartoon_cam.inference import backends
-    from cartoon_cam.inference.catalog import StyleCatalog
-
-    probes: list[str] = []
-    monkeypatch.setattr(backends, "_torch_cuda", lambda: probes.append("torch") or True)
-    monkeypatch.setattr(backends, "_ort_gpu", lambda: probes.append("ort") or False)
-    assert app_module.default_style(StyleCatalog()) == "classic"  # the built-ins: classic only
-    assert probes == []
-    folder = tmp_path / "builtin"
-    folder.mkdir()
-    for sid, tier in (("classic", "classic"), ("speedy", "lite")):
-        write_json_style(folder / f"{sid}.json", StyleManifest(id=sid, name=sid, arch="classic", tier=tier,
-                                                              size_multiple=1, recommended_size=256))
-    assert app_module.default_style(StyleCatalog(builtin_dir=folder)) == "speedy"
-    assert probes == []
-    write_json_style(folder / "fancy.json", StyleManifest(id="fancy", name="fancy", arch="classic",
-                                                          tier="quality", size_multiple=1, recommended_size=256))
-    assert app_module.default_style(StyleCatalog(builtin_dir=folder)) == "fancy"
-    assert probes == ["torch"]

@@ -175,12 +175,17 @@ class StyleCatalog:
 
     def default_style_id(self, gpu: bool | None = None) -> str:
         """The best style this machine runs in real time: a quality style on a GPU, a lite one on
-        a CPU, else ``classic``. Preference order among built-ins follows the file order."""
-        if gpu is None:
-            from .backends import _ort_gpu, _torch_cuda
+        a CPU, else ``classic``. Preference order among built-ins follows the file order.
 
-            gpu = _torch_cuda() or _ort_gpu()
+        ``gpu=None`` probes for a GPU (importing torch: a second or more) only when the answer
+        depends on it, i.e. when a built-in ``quality`` style exists."""
         builtins = [e for e in self.entries() if e.builtin]
+        if gpu is None:
+            gpu = False
+            if any(e.manifest.tier == "quality" for e in builtins):
+                from .backends import _ort_gpu, _torch_cuda
+
+                gpu = _torch_cuda() or _ort_gpu()
         for tier in (("quality", "lite") if gpu else ("lite",)):
             for e in builtins:
                 if e.manifest.tier == tier:
