@@ -270,5 +270,6 @@ def test_a_recording_cut_short_by_the_deadline_is_still_finalised(env, qtbot) ->
     ctl.shutdown(timeout=0.0)  # no time at all: the encoder finishes the file in the background
     assert rec.submit not in pipeline.sinks
     assert ctl.wait_finished(timeout=10)
+    assert not rec.is_finalising and not rec.is_recording
     with av.open(str(rec.path)) as c:
         assert c.duration is not None and sum(1 for _ in c.decode(video=0)) >= 10

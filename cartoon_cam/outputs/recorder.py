@@ -315,6 +315,11 @@ class Recorder:
         return self._running and not self._stopping
 
     @property
+    def is_finalising(self) -> bool:
+        """True while the encoder thread is still writing after :meth:`stop` (which timed out)."""
+        return self._stopping and self._thread is not None and self._thread.is_alive()
+
+    @property
     def elapsed(self) -> float:
         """Seconds since :meth:`start` (frozen when the recording ends)."""
         if self._t_start is None:

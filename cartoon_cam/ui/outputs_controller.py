@@ -71,12 +71,6 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 
-def _finalising(rec: Recorder) -> bool:
-    """Whether ``rec``'s encoder thread is still writing (after ``stop()`` timed out)."""
-    t = getattr(rec, "_thread", None)
-    return t is not None and t.is_alive()
-
-
 def _clock(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
@@ -474,7 +468,7 @@ class OutputsController(QObject):
 
     def _finish(self, rec: Recorder, timeout: float) -> None:
         rec.stop(timeout=timeout)
-        if _finalising(rec):
+        if rec.is_finalising:
             self._finishing.append(rec)
 
     def wait_finished(self, timeout: float | None = None) -> bool:
@@ -490,5 +484,5 @@ class OutputsController(QObject):
         for rec in list(self._finishing):
             rec.stop(timeout=left())  # idempotent: joins the encoder thread again
         self._jobs = [t for t in self._jobs if t.is_alive()]
-        self._finishing = [r for r in self._finishing if _finalising(r)]
+        self._finishing = [r for r in self._finishing if r.is_finalising]
         return not self._jobs and not self._finishing

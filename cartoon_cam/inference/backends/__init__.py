@@ -22,13 +22,14 @@ from ...errors import BackendError, CartoonCamError, StyleError
 from ..style import StyleFile
 from .base import Backend, RunCancelled, SizePlan, check_frame, plan_size
 from .classic import ClassicBackend
+from .onnx_backend import SHORT_NAMES  # a plain table: no ONNX Runtime import
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx", "classic")
 DEVICES = ("auto", "cpu", "cuda")
-# ONNX Runtime execution providers that ``--device`` may name (short names, see onnx_backend).
-PROVIDER_DEVICES = ("tensorrt", "directml", "coreml")
+# ONNX Runtime execution providers that ``--device`` may name beyond DEVICES (their short names).
+PROVIDER_DEVICES = tuple(n for n in SHORT_NAMES.values() if n not in DEVICES)
 _CUDA_RE = re.compile(r"^cuda(:\d+)?$")
 
 
