@@ -126,12 +126,12 @@ EXPORT_VERSION = 2
 
 
 def fused_cache_key(style: StyleFile, *, fp16: bool = False, opset: int = 17) -> str:
-    """sha256 over everything baked into a fused export: the weights (hashed from the tensors
-    themselves), the manifest fields that shape the graph or its pre/post-processing (arch,
-    arch_config, colour order, value range, layout, size multiple), precision, opset and
-    :data:`EXPORT_VERSION`."""
+    """sha256 over everything baked into a fused export: the weights (the manifest's sha256, which
+    loading verified against them; hashed from the tensors only when a style has none), the
+    manifest fields that shape the graph or its pre/post-processing (arch, arch_config, colour
+    order, value range, layout, size multiple), precision, opset and :data:`EXPORT_VERSION`."""
     m = style.manifest
-    weights = tensors_sha256(style.tensors) if style.tensors is not None else m.sha256
+    weights = m.sha256 or (tensors_sha256(style.tensors) if style.tensors is not None else "")
     contract = {"exporter": EXPORT_VERSION, "opset": opset, "fp16": bool(fp16), "weights": weights,
                 "arch": m.arch, "arch_config": m.arch_config, "color": m.color,
                 "value_range": [float(v) for v in m.value_range], "layout": m.layout,
