@@ -80,3 +80,43 @@ def test_no_teacher_or_reference_model_is_shipped() -> None:
     assert ref, "../shared/models is missing"
     for p in BUILTIN.iterdir():
         assert hashlib.sha256(p.read_bytes()).hexdigest() not in ref, f"{p.name} is a third-party model"
+
+
+LITE = [e for e in ENTRIES if e.manifest.tier == "lite"]
+
+
+@pytest.mark.parametrize("entry", LITE, ids=[e.id for e in LITE])
+def test_lite_builtin_follows_its_own_teacher(entry) -> None:
+    """Oracle: the published CartoonGAN teacher in ../shared, on photos no student trained on. The
+    student must be much closer to its own teacher than the photo is, and closer to it than to any
+    other teacher (a mislabelled or untrained file fails)."""
+    import cv2
+    from conftest import shared_path
+
+    from cartoon_cam.inference.importers import import_model_file
+    from training.evaluate import psnr
+
+    teachers = {t: import_model_file(shared_path("models", "cartoongan", f"{t}.npz"))
+                for t in ("hayao", "hosoda", "paprika", "shinkai")}
+    own = entry.id.removesuffix("_lite")
+    assert own in teachers
+    photos = [cv2.imread(str(shared_path("photos", "test", n)))[:, :, ::-1] for n in ("chelsea.png", "yijun_in1.png")]
+    photos = [np.ascontiguousarray(p[: p.shape[0] // 8 * 8, : p.shape[1] // 8 * 8]) for p in photos]
+    scores: dict[str, list[float]] = {t: [] for t in teachers}
+    identity = []
+    with create_backend(read_style(entry.path), backend="onnx", device="cpu") as s:
+        outs = []
+        for p in photos:
+            s.size = max(p.shape[:2])
+            outs.append(s.process(p))
+    for t, style in teachers.items():
+        with create_backend(style, backend="onnx", device="cpu") as tb:
+            for p, y in zip(photos, outs, strict=True):
+                tb.size = max(p.shape[:2])
+                ref = tb.process(p)
+                scores[t].append(psnr(y, ref))
+                if t == own:
+                    identity.append(psnr(p, ref))
+    mean = {t: float(np.mean(v)) for t, v in scores.items()}
+    assert mean[own] >= float(np.mean(identity)) + 1.5, (mean, identity)
+    assert all(mean[own] > v for t, v in mean.items() if t != own), mean

@@ -100,11 +100,17 @@ def test_optional_terms_and_exact_resume(cache_dir: Path, tmp_path: Path, monkey
                 assert torch.equal(a[net][k], b[net][k]), f"{run.name}: {net}.{k}"
 
 
-def test_eval_psnr_ssim_and_speed(distill_run: Path) -> None:
-    assert main(["eval", "--run", str(distill_run), "--speed", "64x48", "--runs", "2"]) == 0
+def test_eval_psnr_ssim_speed_and_grid(distill_run: Path) -> None:
+    import cv2
+
+    grid = distill_run / "grid.jpg"
+    assert main(["eval", "--run", str(distill_run), "--speed", "64x48", "--runs", "2", "--grid", str(grid)]) == 0
     res = json.loads((distill_run / "eval.json").read_text())
     assert res["photos"] == 2 and np.isfinite(res["psnr"]) and 0 < res["ssim"] <= 1
+    assert res["psnr_min"] <= res["psnr"]
     assert res["width"] == 64 and res["height"] == 48 and res["ms_per_frame"] > 0
+    img = cv2.imread(str(grid))
+    assert img.shape == (2 * 256, 3 * 256, 3)  # 2 held-out photos x (photo | teacher | student)
 
 
 def test_eval_with_nothing_to_measure_is_a_one_line_error(distill_run: Path, tmp_path: Path,
@@ -116,3 +122,28 @@ def test_eval_with_nothing_to_measure_is_a_one_line_error(distill_run: Path, tmp
     assert "no readable photos under" in capsys.readouterr().err
     assert main(["eval", "--style", str(style), "--speed", ""]) == 2  # no teacher, no speed, no FID
     assert "nothing to evaluate" in capsys.readouterr().err
+
+
+def test_whole_image_samples_keep_each_photo_and_its_teacher_aligned() -> None:
+    from training.data import PairCropDataset, list_collate
+
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((45, 70), (64, 33))]
+
+    def pair(idx: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+        assert s == 1.0
+        return photos[idx], 255 - photos[idx]  # "teacher" = negative, so alignment is checkable
+
+    ds = PairCropDataset(pair, 2, [1.0], 0, [(45, 70), (64, 33)], multiple=8)
+    xs, ts = list_collate([ds[(0, 1)], ds[(1, 2)]])
+    assert [tuple(x.shape) for x in xs] == [(3, 40, 64), (3, 64, 32)]  # whole image, trimmed to 8
+    for x, t in zip(xs, ts, strict=True):
+        assert torch.allclose(x + t, torch.full_like(x, (255 / 127.5) - 2), atol=1e-5)
+
+
+def test_whole_image_distillation_runs(cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "whole"
+    assert main(_args(out, cache_dir, "--size", "0", "--stop-after", "2")) == 0
+    recs = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2] and all(np.isfinite(r["pixel"]) for r in recs)
+    assert "crop whole images" in (out / "train.log").read_text()

@@ -47,8 +47,9 @@ def test_generators_shapes_and_lite_budget() -> None:
         assert g(torch.zeros(1, 3, 64, 96)).shape == (1, 3, 64, 96)
     lite = create_model("lite")
     assert arch_info("lite").size_multiple == 8
-    assert not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm))
-                   for m in lite.modules())
+    # the only normalisation: instance norm at 1/8 resolution (cheap; no batch statistics to freeze)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)) for m in lite.modules())
+    assert all(n.startswith("body.") for n, m in lite.named_modules() if isinstance(m, nn.InstanceNorm2d))
     macs = []
 
     def hook(m: nn.Conv2d, _i: object, out: torch.Tensor) -> None:
@@ -147,3 +148,38 @@ def test_vgg_npy_loader_refuses_arbitrary_pickles(tmp_path: Path) -> None:
     np.save(p, np.array({"conv1_1": _Evil()}, dtype=object), allow_pickle=True)
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         load_vgg(str(p))
+
+
+def test_lite_context_sees_the_whole_image_and_starts_as_identity() -> None:
+    """Without context the student is local (a change far away leaves a pixel alone); with it the
+    image-wide statistics reach every pixel, as the teacher's instance norm does. The context's last
+    layer starts at zero, so an untrained context network changes nothing."""
+    torch.manual_seed(0)
+    local = create_model("lite", context=False, norm="none").eval()
+    ctx = create_model("lite", norm="none").eval()
+    ctx.load_state_dict({**ctx.state_dict(), **local.state_dict()})
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    far = x.clone()
+    far[:, :, 192:, 192:] = -1.0  # darken the bottom-right corner
+    with torch.no_grad():
+        assert torch.equal(ctx(x), local(x))  # zero-initialised modulation
+        torch.nn.init.normal_(ctx.context.mlp[2].weight, std=0.05)
+        assert torch.equal(local(x)[:, :, :32, :32], local(far)[:, :, :32, :32])
+        d = (ctx(x)[:, :, :32, :32] - ctx(far)[:, :, :32, :32]).abs().max()
+    assert d > 1e-3
+    # instance norm in the body (the default) is image-wide too
+    body = create_model("lite", context=False).eval()
+    with torch.no_grad():
+        assert (body(x)[:, :, :32, :32] - body(far)[:, :, :32, :32]).abs().max() > 1e-3
+
+
+def test_lite_norm_variants_keep_the_contract() -> None:
+    x = torch.rand(1, 3, 48, 64) * 2 - 1
+    for norm, n_in in (("none", 0), ("body", 4), ("all", 9)):
+        m = create_model("lite", norm=norm).eval()
+        assert sum(isinstance(mod, nn.InstanceNorm2d) for mod in m.modules()) == n_in
+        with torch.no_grad():
+            y = m(x)
+        assert y.shape == x.shape and float(y.abs().max()) <= 1.0
+    with pytest.raises(ValueError, match="none | body | all"):
+        create_model("lite", norm="batch")

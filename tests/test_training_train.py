@@ -143,6 +143,11 @@ def test_missing_dataset_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capt
     assert "dataset folder not found" in capsys.readouterr().err
 
 
+def test_whole_images_are_for_distill_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--out", str(tmp_path / "r"), "--size", "0"]) == 2
+    assert "data.size 0 (whole images) is for distill only" in capsys.readouterr().err
+
+
 def test_gan_step_under_bf16_autocast_with_per_optimizer_scalers() -> None:
     """The AMP code path on CPU: bf16 autocast, enabled GradScalers (one per optimiser), clipping."""
     from cartoon_cam.inference.registry import create_model

@@ -49,6 +49,7 @@ _FLAG_KEYS = {
     "steps_per_epoch": "train.steps_per_epoch", "steps": "train.steps", "seed": "train.seed",
     "device": "train.device", "amp": "train.amp", "threads": "train.threads",
     "id": "export.id", "name": "export.name", "licence": "export.licence", "attribution": "export.attribution",
+    "description": "export.description",
 }
 
 
@@ -62,7 +63,7 @@ def _common_run_args(p: argparse.ArgumentParser) -> None:
                    help="continue exactly from RUN_DIR/checkpoints/last.pt (or CKPT)")
     p.add_argument("--allow-config-change", action="store_true", help="resume even if the config changed")
     p.add_argument("--stop-after", type=int, metavar="STEPS", help="stop with a checkpoint after STEPS steps")
-    p.add_argument("--size", type=int, help="training image / crop size (multiple of 8)")
+    p.add_argument("--size", type=int, help="training image / crop size (multiple of 8; distill: 0 = whole images)")
     p.add_argument("--batch", type=int, help="batch size per process")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
@@ -75,6 +76,7 @@ def _common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="display name of the exported style")
     p.add_argument("--licence", help="licence of the exported style (follows your data!)")
     p.add_argument("--attribution", help="attribution text of the exported style")
+    p.add_argument("--description", help="one-line description of the exported style (shown in the picker)")
     p.add_argument("--onnx", action="store_true", help="also export an ONNX style (checked in ONNX Runtime)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action="store_true", help="also log to RUN_DIR/tb (needs tensorboard)")
@@ -143,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "torch.export .pt2, which are code and run as such: use only files you trust")
     sp.add_argument("--style-images", type=Path, help="style set for FID/KID (default: the run's <style>/style)")
     sp.add_argument("--json", type=Path, help="also write the results here (default RUN_DIR/eval.json)")
+    sp.add_argument("--grid", type=Path, help="write a JPEG grid: one row per photo, photo | teacher | student")
+    sp.add_argument("--grid-rows", type=int, default=6, help="photos in the --grid (default 6)")
     return p
 
 
@@ -306,11 +310,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         photos = list_images(val if val.is_dir() else Path(cfg.data.root) / "train_photo")
     photos = (photos or [])[: args.n]
     results: dict[str, Any] = {"style": str(style)}
+    if args.grid is not None and not (teacher and photos):
+        raise ConfigError("--grid needs a teacher and photos (--teacher and --photos, or a distill --run)")
+    rows: list = []
     if teacher and photos:
         speed = tuple(int(v) for v in args.speed.lower().split("x"))[::-1] if args.speed else (0, 0)
         r = eval_against_teacher(style, teacher, photos, max_side=max_side, cache=cache, backend=args.backend,
-                                 device=args.device, speed_size=speed if args.speed else (360, 640), runs=args.runs)
+                                 device=args.device, speed_size=speed if args.speed else (360, 640), runs=args.runs,
+                                 rows=rows)
         results.update(teacher=str(teacher), **r)
+        if args.grid is not None:
+            from .runtime import save_grid
+
+            def square(im):  # centre square, so rows of different aspect line up
+                h, w = im.shape[:2]
+                s = min(h, w)
+                return im[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+
+            save_grid(args.grid, [[square(im) for im in row] for row in rows[: max(1, args.grid_rows)]], cell=256)
+            results["grid"] = str(args.grid)
     elif args.speed:
         from cartoon_cam.inference.backends import create_backend
 

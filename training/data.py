@@ -138,12 +138,16 @@ class PairCropDataset(Dataset):
     image still covers ``crop`` x ``crop`` (else the largest; then reflect-padded), a random crop is
     taken at that scale and flipped horizontally with probability 1/2 (``hflip``). The photo at scale
     ``s`` and the teacher output *computed at that scale* are read by ``pair(idx, s)``.
-    Item → ``(photo, teacher)``: float32 3xHxW RGB in [-1, 1].
+    ``crop = 0``: the whole image at a random scale, trimmed (at a random offset) to a multiple of
+    ``multiple`` — for students that look at image-wide statistics, as the teacher did.
+    Item → ``(photo, teacher)``: float32 3xHxW RGB in [-1, 1] (sizes differ between items when
+    ``crop = 0``: batch them with :func:`list_collate`).
     """
 
     def __init__(self, pair_fn, n: int, scales: Sequence[float], crop: int, sizes: Sequence[tuple[int, int]],
-                 *, hflip: bool = True) -> None:
+                 *, hflip: bool = True, multiple: int = 8) -> None:
         self.pair_fn, self.n, self.scales, self.crop, self.sizes, self.hflip = pair_fn, n, list(scales), crop, list(sizes), hflip
+        self.multiple = multiple
 
     def __len__(self) -> int:
         return self.n
@@ -151,6 +155,8 @@ class PairCropDataset(Dataset):
     def __getitem__(self, item: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         idx, seed = item
         rng = np.random.default_rng(seed)
+        if self.crop == 0:
+            return self._whole(idx, rng)
         h, w = self.sizes[idx]
         ok = [s for s in self.scales if round(min(h, w) * s) >= self.crop]
         s = float(ok[rng.integers(len(ok))]) if ok else max(self.scales)
@@ -168,6 +174,24 @@ class PairCropDataset(Dataset):
             photo, teacher = photo[:, ::-1], teacher[:, ::-1]
         return to_tensor(photo), to_tensor(teacher)
 
+    def _whole(self, idx: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        photo, teacher = self.pair_fn(idx, float(self.scales[rng.integers(len(self.scales))]))
+        ph, pw = photo.shape[:2]
+        m = self.multiple
+        if ph < m or pw < m:
+            raise ValueError(f"photo {idx} is smaller than {m}x{m} at this scale")
+        y, x = int(rng.integers(ph % m + 1)), int(rng.integers(pw % m + 1))
+        sl = (slice(y, y + ph - ph % m), slice(x, x + pw - pw % m))
+        photo, teacher = photo[sl], teacher[sl]
+        if self.hflip and rng.random() < 0.5:
+            photo, teacher = photo[:, ::-1], teacher[:, ::-1]
+        return to_tensor(photo), to_tensor(teacher)
+
+
+def list_collate(items: list[tuple[torch.Tensor, ...]]) -> tuple[list[torch.Tensor], ...]:
+    """Batch of differently sized samples: a tuple of lists (one list per field)."""
+    return tuple(list(field) for field in zip(*items, strict=True))
+
 
 def _worker_init(_: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (StopRequest)
@@ -175,10 +199,11 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def infinite_loader(dataset: Dataset, sampler: StreamBatchSampler, num_workers: int) -> Iterator:
+def infinite_loader(dataset: Dataset, sampler: StreamBatchSampler, num_workers: int, collate_fn=None) -> Iterator:
     """An iterator over collated batches following ``sampler`` (order independent of workers)."""
     loader = DataLoader(
-        dataset, batch_sampler=sampler, num_workers=num_workers, worker_init_fn=_worker_init if num_workers else None,
+        dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
+        worker_init_fn=_worker_init if num_workers else None,
         persistent_workers=num_workers > 0, prefetch_factor=4 if num_workers else None,
     )
     return iter(loader)

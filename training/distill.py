@@ -28,7 +28,14 @@ from cartoon_cam.inference.registry import arch_info, create_model
 
 from . import losses as L
 from .config import Config, ConfigError, LossCfg
-from .data import PairCropDataset, StreamBatchSampler, infinite_loader, to_tensor, to_uint8
+from .data import (
+    PairCropDataset,
+    StreamBatchSampler,
+    infinite_loader,
+    list_collate,
+    to_tensor,
+    to_uint8,
+)
 from .discriminator import Discriminator
 from .export import export_generator
 from .prep import list_images, read_rgb, readable_images
@@ -146,9 +153,10 @@ class TeacherCache:
         return self.dir / f"{self.key(photo)}_s{s:.3f}.png"
 
     def build(self, photos: list[Path], scales: list[float], info: DistInfo, device: str = "auto",
-              backend: str = "auto", show_progress: bool = True) -> dict[str, tuple[int, int]]:
+              backend: str = "auto", show_progress: bool = True, threads: int | None = None,
+              ) -> dict[str, tuple[int, int]]:
         """Compute missing teacher outputs (rank ``r`` does photos ``r::world``; ``scales`` must include
-        1.0); returns each photo's (h, w) at scale 1."""
+        1.0; ``threads``: ONNX Runtime threads); returns each photo's (h, w) at scale 1."""
         self.dir.mkdir(parents=True, exist_ok=True)
         todo = [(i, p) for i, p in enumerate(photos) if i % info.world_size == info.rank
                 and not all(self.path(p, s).is_file() for s in scales)]
@@ -157,7 +165,7 @@ class TeacherCache:
             from cartoon_cam.inference.catalog import load_style
 
             t0 = time.perf_counter()
-            teacher = create_backend(load_style(self.teacher), backend=backend, device=device)
+            teacher = create_backend(load_style(self.teacher), backend=backend, device=device, threads=threads)
             log.info("teacher %s (%s): computing %d photos x %d scales", self.teacher, teacher.describe(),
                      len(todo), len(scales))
             bar = progress(len(todo), 0, show_progress and info.is_main, "teacher")
@@ -242,44 +250,62 @@ def val_pairs(holdout: list[Path], cache: TeacherCache, n: int, multiple: int) -
 
 def distill_step(
     S: nn.Module, Sd: nn.Module, D: nn.Module | None, Dd: nn.Module | None, vgg: nn.Module | None,
-    x: torch.Tensor, t: torch.Tensor, opt_s: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None,
-    scaler_s: torch.amp.GradScaler, scaler_d: torch.amp.GradScaler, lw: LossCfg, device: torch.device,
-    dtype: torch.dtype | None, grad_clip: float = 0.0,
+    x: torch.Tensor | list[torch.Tensor], t: torch.Tensor | list[torch.Tensor], opt_s: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer | None, scaler_s: torch.amp.GradScaler, scaler_d: torch.amp.GradScaler,
+    lw: LossCfg, device: torch.device, dtype: torch.dtype | None, grad_clip: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """One distillation step. ``x``: photo crops, ``t``: teacher outputs for them (N x 3 x H x W RGB
-    in [-1, 1]). ``S``/``D`` are the plain modules, ``Sd``/``Dd`` their DDP wrappers (or the same).
+    in [-1, 1]), or lists of 3 x H_i x W_i whole images (each term is then the mean over images).
+    ``S``/``D`` are the plain modules, ``Sd``/``Dd`` their DDP wrappers (or the same).
 
     Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ feat·L1(Φ(S(x)), Φ(t))] [+ gan·LSGAN_G]``; with a
     discriminator, D is updated first (teacher outputs real, student outputs fake).
     """
+    if isinstance(x, torch.Tensor):
+        pairs = [(x, t)]
+    else:
+        pairs = [(a[None], b[None]) for a, b in zip(x, t, strict=True)]
+
+    def mean(terms: list[torch.Tensor]) -> torch.Tensor:
+        return terms[0] if len(terms) == 1 else torch.stack(terms).mean()
+
     with autocast(device, dtype):
-        y = Sd(x)
+        ys = [Sd(a) for a, _ in pairs]
     rec: dict[str, torch.Tensor] = {}
     if D is not None and Dd is not None and opt_d is not None:
-        with autocast(device, dtype):
-            logits = Dd(torch.cat([t, y.detach()]))
-        real, fake = logits.float().split(x.shape[0])
-        d_loss = L.lsgan_pair_d_loss(real, fake)
+        d_terms = []
+        for (a, b), y in zip(pairs, ys, strict=True):
+            with autocast(device, dtype):
+                logits = Dd(torch.cat([b, y.detach()]))
+            real, fake = logits.float().split(a.shape[0])
+            d_terms.append(L.lsgan_pair_d_loss(real, fake))
+        d_loss = mean(d_terms)
         optimizer_step(d_loss, opt_d, scaler_d, list(D.parameters()), grad_clip)
         rec["d_loss"] = d_loss.detach()
-    pix = L.pixel_loss(y, t)
-    edge = L.edge_loss(y, t)
+    pix = mean([L.pixel_loss(y, b) for (_, b), y in zip(pairs, ys, strict=True)])
+    edge = mean([L.edge_loss(y, b) for (_, b), y in zip(pairs, ys, strict=True)])
     loss = lw.pixel * pix + lw.edge * edge
     rec.update(pixel=pix.detach(), edge=edge.detach())
     if vgg is not None:
-        with autocast(device, dtype):
-            f_y = vgg(y)
-            with torch.no_grad():
-                f_t = vgg(t)
-        feat = L.feature_loss(f_y, f_t)
+        f_terms = []
+        for (_, b), y in zip(pairs, ys, strict=True):
+            with autocast(device, dtype):
+                f_y = vgg(y)
+                with torch.no_grad():
+                    f_t = vgg(b)
+            f_terms.append(L.feature_loss(f_y, f_t))
+        feat = mean(f_terms)
         loss = loss + lw.feat * feat
         rec["feat"] = feat.detach()
     if D is not None:
         D.requires_grad_(False)
         try:
-            with autocast(device, dtype):
-                g_logits = D(y)
-            adv = L.lsgan_g_loss(g_logits)
+            a_terms = []
+            for y in ys:
+                with autocast(device, dtype):
+                    g_logits = D(y)
+                a_terms.append(L.lsgan_g_loss(g_logits))
+            adv = mean(a_terms)
             loss = loss + lw.gan * adv
             rec["g_adv"] = adv.detach()
             optimizer_step(loss, opt_s, scaler_s, list(S.parameters()), grad_clip)
@@ -357,19 +383,24 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
                          teacher, cfg.data.photo_max_side)
     t_cache = time.perf_counter()
     sizes = cache.build(train_files + holdout, scales, info, device=teacher_device, backend=teacher_backend,
-                        show_progress=cfg.train.progress)
+                        show_progress=cfg.train.progress, threads=cfg.train.threads or None)
     t_cache = time.perf_counter() - t_cache
+    if info.is_main:  # written now, so that `eval --run` also works on a run in progress
+        (run.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
+                                                           "cache": str(cache.dir)}, indent=2), encoding="utf-8")
     crop, batch = cfg.data.size, cfg.train.batch
+    multiple = arch_info(cfg.model.arch).size_multiple
+    if crop % multiple:
+        raise ConfigError(f"data.size {crop} must be a multiple of {multiple} for {cfg.model.arch}")
+    if crop == 0 and info.enabled:
+        raise ConfigError("whole-image distillation (data.size 0) runs in one process: drop torchrun")
     ds = PairCropDataset(PairSource(train_files, cache), len(train_files), cfg.data.scales, crop,
-                         [sizes[str(p)] for p in train_files], hflip=cfg.data.hflip)
+                         [sizes[str(p)] for p in train_files], hflip=cfg.data.hflip, multiple=multiple)
     total = cfg.train.steps
 
     # ---------------------------------------------------------------- models
     seed_everything(cfg.train.seed)
     S = create_model(cfg.model.arch, **cfg.model.arch_config)
-    multiple = arch_info(cfg.model.arch).size_multiple
-    if crop % multiple:
-        raise ConfigError(f"data.size {crop} must be a multiple of {multiple} for {cfg.model.arch}")
     if cfg.model.init_from and ckpt is None:
         S.load_state_dict(load_generator_weights(cfg.model.init_from))
     S.train().to(device)
@@ -415,12 +446,13 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         metrics.truncate_after(start)
     val = val_pairs(holdout or train_files, cache, cfg.data.n_val, multiple) if info.is_main else []
     it = infinite_loader(ds, StreamBatchSampler(len(ds), batch, seed=cfg.train.seed, stream=10, rank=info.rank,
-                                                world_size=info.world_size, start_step=start), cfg.data.num_workers)
+                                                world_size=info.world_size, start_step=start), cfg.data.num_workers,
+                         collate_fn=list_collate if crop == 0 else None)
     val_every = cfg.train.val_every or max(1, total // 10)
     ckpt_every = cfg.train.ckpt_every or max(1, total // 10)
     end = total if stop_after is None else min(total, stop_after)
-    log.info("distill: teacher %s → %s; %d train / %d held-out photos; crop %d, scales %s, batch %d x %d, %d steps, "
-             "device %s, amp %s", teacher, cfg.model.arch, len(train_files), len(holdout), crop, cfg.data.scales,
+    log.info("distill: teacher %s → %s; %d train / %d held-out photos; crop %s, scales %s, batch %d x %d, %d steps, "
+             "device %s, amp %s", teacher, cfg.model.arch, len(train_files), len(holdout), crop or "whole images", cfg.data.scales,
              batch, info.world_size, total, device, dtype)
 
     def checkpoint(step: int) -> None:
@@ -452,7 +484,11 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
             for i in range(start, end):
                 lr = scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps)
                 set_lr(opt_s, lr)
-                x, t = (v.to(device, non_blocking=True) for v in next(it))
+                x, t = next(it)
+                if crop == 0:
+                    x, t = [v.to(device, non_blocking=True) for v in x], [v.to(device, non_blocking=True) for v in t]
+                else:
+                    x, t = x.to(device, non_blocking=True), t.to(device, non_blocking=True)
                 rec = distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device,
                                    dtype, o.grad_clip)
                 thr.tick()
@@ -479,8 +515,6 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         source = f"cartoon-cam-train distill from {Path(teacher).name} (preset {cfg.preset or 'custom'}, step {step})"
         exported = export_generator(unwrap(S).cpu().state_dict(), cfg, run.export, source=source,
                                     thumbnail_input=val[0][0] if val else None)
-        (run.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
-                                                           "cache": str(cache.dir)}, indent=2), encoding="utf-8")
     barrier(info)
     if metrics is not None:
         metrics.close()

@@ -64,11 +64,12 @@ def time_backend(process: Callable[[np.ndarray], Any], h: int = 360, w: int = 64
 def eval_against_teacher(
     student: str | Path, teacher: str | Path | None, photos: Sequence[Path], *, max_side: int = 0,
     cache: Any = None, backend: str = "auto", device: str = "cpu", speed_size: tuple[int, int] = (360, 640),
-    runs: int = 10,
+    runs: int = 10, rows: list[list[np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """PSNR/SSIM of ``student`` vs ``teacher`` on ``photos`` (run at each photo's own size through the
     app's backends) and the student's speed at ``speed_size``. ``cache``: a ``TeacherCache`` whose
-    scale-1 outputs are used instead of running the teacher."""
+    scale-1 outputs are used instead of running the teacher. ``rows``: if given, gets one
+    ``[photo, teacher, student]`` row (uint8 RGB) per photo, for a comparison grid."""
     from cartoon_cam.inference.backends import create_backend
     from cartoon_cam.inference.catalog import load_style
 
@@ -94,10 +95,13 @@ def eval_against_teacher(
                 t = t_backend.process(photo)
             ps.append(psnr(y, t))
             ss.append(ssim(y, t))
+            if rows is not None:
+                rows.append([photo, t, y])
         s_backend.size = None
         speed = time_backend(s_backend.process, *speed_size, runs=runs)
         return {"photos": len(ps), "psnr": float(np.mean(ps)) if ps else float("nan"),
-                "ssim": float(np.mean(ss)) if ss else float("nan"), "backend": s_backend.describe(), **speed}
+                "ssim": float(np.mean(ss)) if ss else float("nan"), "psnr_min": float(np.min(ps)) if ps else float("nan"),
+                "backend": s_backend.describe(), **speed}
     finally:
         s_backend.close()
         if t_backend is not None:

@@ -239,6 +239,8 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
     files = check_layout(cfg.data.root, cfg.data.style, verify=True)  # unreadable images are skipped
     photos = files["photo"][: cfg.data.max_photos or None]
     size, batch = cfg.data.size, cfg.train.batch
+    if size == 0:
+        raise ConfigError("train needs a crop size: data.size 0 (whole images) is for distill only")
     shift = data_mean_shift(files["style"]) if cfg.data.data_mean else None
     photo_ds = ImageFolderDataset(photos, size)
     style_ds = ImageFolderDataset(files["style"], size, gray=True, shift=shift)

@@ -64,8 +64,9 @@ def _ort_gpu() -> bool:
 
 
 def create_backend(style: StyleFile | str | Path, backend: str = "auto", device: str = "auto",
-                   size: int | None = None, warmup: bool = False) -> Backend:
-    """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path)."""
+                   size: int | None = None, warmup: bool = False, threads: int | None = None) -> Backend:
+    """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path).
+    ``threads``: ONNX Runtime intra-op threads (default: its own choice; PyTorch uses its global setting)."""
     if not isinstance(style, StyleFile):
         from ..catalog import load_style
 
@@ -84,7 +85,7 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
             if kind == "onnx":
                 from .onnx_backend import OnnxBackend
 
-                return OnnxBackend(style, device=device, size=size)
+                return OnnxBackend(style, device=device, size=size, threads=threads)
             from .torch_backend import TorchBackend
 
             return TorchBackend(style, device=device, size=size)
