@@ -375,6 +375,12 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     barrier(info)
 
     # ---------------------------------------------------------------- data + teacher cache
+    crop, batch = cfg.data.size, cfg.train.batch
+    multiple = arch_info(cfg.model.arch).size_multiple
+    if crop % multiple:
+        raise ConfigError(f"data.size {crop} must be a multiple of {multiple} for {cfg.model.arch}")
+    if crop == 0 and info.enabled:
+        raise ConfigError("whole-image distillation (data.size 0) runs in one process: drop torchrun")
     train_files, holdout = split_photos(cfg.data.photos, cfg.train.seed, cfg.data.holdout, cfg.data.max_photos)
     if info.is_main:
         (run.root / "holdout.txt").write_text("".join(f"{p}\n" for p in holdout), encoding="utf-8")
@@ -388,12 +394,6 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     if info.is_main:  # written now, so that `eval --run` also works on a run in progress
         (run.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
                                                            "cache": str(cache.dir)}, indent=2), encoding="utf-8")
-    crop, batch = cfg.data.size, cfg.train.batch
-    multiple = arch_info(cfg.model.arch).size_multiple
-    if crop % multiple:
-        raise ConfigError(f"data.size {crop} must be a multiple of {multiple} for {cfg.model.arch}")
-    if crop == 0 and info.enabled:
-        raise ConfigError("whole-image distillation (data.size 0) runs in one process: drop torchrun")
     ds = PairCropDataset(PairSource(train_files, cache), len(train_files), cfg.data.scales, crop,
                          [sizes[str(p)] for p in train_files], hflip=cfg.data.hflip, multiple=multiple)
     total = cfg.train.steps
