@@ -97,13 +97,15 @@ def test_window_starts_on_demo_and_frames_arrive(qtbot, open_window) -> None:  #
 
 def test_style_hotkeys_switch_the_output_without_stopping(qtbot, open_window, bold_style: Path) -> None:  # noqa: ANN001
     w = open_window(ScriptedSource(64, 48, fps=60))
-    assert w.style_picker.keys() == ["classic", "classic_bold"]
+    keys = w.style_picker.keys()  # built-ins (classic first), then the user's styles
+    assert keys[0] == "classic" and keys[-1] == "classic_bold" and len(keys) <= 9
+    bold_key = getattr(Qt.Key, f"Key_{len(keys)}")  # digit N picks the N-th style
     with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
                           check_params_cb=_result_with(lambda r: r.style_id == "classic")) as first:
         pass
     before = first.args[0]
     pipeline = w.pipeline
-    qtbot.keyClick(w, Qt.Key.Key_2)
+    qtbot.keyClick(w, bold_key)
     with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
                           check_params_cb=_result_with(lambda r: r.style_id == "classic_bold")) as blocker:
         pass
@@ -122,6 +124,29 @@ def test_style_hotkeys_switch_the_output_without_stopping(qtbot, open_window, bo
     with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
                           check_params_cb=_result_with(lambda r: r.style_id == "classic_bold")):
         pass
+
+
+def test_switching_to_a_builtin_neural_style_live(qtbot, open_window) -> None:  # noqa: ANN001
+    """The shipped real-time styles show in the picker (with their thumbnails) and run live."""
+    from cartoon_cam.inference.catalog import default_catalog
+
+    lite = [e.id for e in default_catalog().entries() if e.builtin and e.manifest.tier == "lite"]
+    if not lite:
+        pytest.skip("no lite built-in style ships")
+    w = open_window(DemoSource(160, 96, fps=30))
+    shown = {c.key: c for c in w.style_picker.choices()}
+    for sid in lite:
+        assert shown[sid].name and shown[sid].description and shown[sid].thumbnail_b64 and shown[sid].licence
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "classic")) as first:
+        pass
+    w.select_style(lite[0])
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == lite[0])) as blocker:
+        pass
+    r = blocker.args[0]
+    assert r.cartoon.shape == first.args[0].cartoon.shape == (96, 160, 3)
+    assert np.abs(r.cartoon.astype(np.int16) - r.source.image.astype(np.int16)).mean() > 2.0  # restyled
 
 
 def test_failing_style_shows_a_banner_and_keeps_the_old_one(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
