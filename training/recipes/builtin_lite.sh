@@ -17,10 +17,10 @@ SHARED=${SHARED:-../shared}
 THREADS=${THREADS:-2}
 declare -A NAME=([hayao]="Hayao" [hosoda]="Hosoda" [paprika]="Paprika" [shinkai]="Shinkai")
 declare -A LOOK=(
-  [hayao]="Ghibli-like watercolour greens, soft shading and inked outlines"
-  [hosoda]="bright, clean colours with light line work"
-  [paprika]="saturated, high-contrast colours with painted textures"
-  [shinkai]="luminous skies and crisp, cool-toned detail"
+  [hayao]="Warm, painterly colours (reds and ochres) with smoothed, softly shaded surfaces."
+  [hosoda]="Pale, airy colours with soft, smoothed shading."
+  [paprika]="Saturated warm reds and deep shadows with smoothed, painterly surfaces."
+  [shinkai]="Cool, muted tones with soft contrast and smoothed surfaces."
 )
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
@@ -28,9 +28,9 @@ for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
     --out "$RUNS/$id" --teacher-cache "$RUNS/teacher_cache" --max-photos 400 \
     --steps "$STEPS" --threads "$THREADS" --no-progress \
     --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
-    --description "${LOOK[$t]}. A small real-time student (about 1.2 GFLOP at 640x360) distilled from the CartoonGAN ${NAME[$t]} model." \
+    --description "${LOOK[$t]} Real-time student of CartoonGAN ${NAME[$t]}: it follows the teacher's colours more than its outlines." \
     --attribution "Distilled by cartoon_cam from the CartoonGAN ${NAME[$t]} generator (Y. Chen, Y.-K. Lai, Y.-J. Liu, CVPR 2018; weights released by the authors) on photos listed in ../shared/photos/train/manifest.tsv" \
-    --licence "Research and non-commercial use only (follows the CartoonGAN research weights and the training photos' terms)"
+    --licence "Non-commercial research use only (CartoonGAN research weights; training photos' terms)"
   "$TRAIN" eval --run "$RUNS/$id" --style "$RUNS/$id/export/$id.onnx" --grid "$RUNS/$id/grid.jpg"
   cp "$RUNS/$id/export/$id.onnx" resources/styles/
 done

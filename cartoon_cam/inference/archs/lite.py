@@ -2,8 +2,9 @@
 
 Encoder to 1/8 resolution, inverted-residual body there, depthwise-separable decoder with skip
 connections, a pixel-shuffle head at 1/2 resolution and a linear 1x1 path from the input that carries
-full-resolution detail. By default no normalisation layers: every conv is followed by at most one
-activation, so ONNX Runtime fuses them. ~1.2 GFLOP per 640x360 frame with the default widths.
+full-resolution detail. Every conv is followed by at most one activation (ONNX Runtime fuses them);
+the only normalisation is instance norm in the 1/8-resolution body. ~1.2 GFLOP per 640x360 frame
+with the default widths (0.12 M parameters).
 
 ``context`` (default on) adds what a fully convolutional student otherwise cannot see: image-wide
 statistics. Teachers such as CartoonGAN normalise every layer per image (instance norm), so their
@@ -11,8 +12,9 @@ colours depend on the whole picture; a per-image affine colour map alone brings 
 23 dB of the CartoonGAN Hayao teacher, the local-only student reached 19.6 dB. The mean and standard
 deviation of the 1/8-resolution features and of the input feed a small MLP that modulates the body
 and the 1/2-resolution features (FiLM) and adds a per-image 3x3 colour matrix + offset to the
-full-resolution skip path. ``norm = "body"`` (or ``"all"``) adds instance norm to the 1/8-resolution
-body (or to every stage but the head), the teachers' own mechanism. Students with context or norm
+full-resolution skip path. ``norm = "body"`` (the default; ``"all"``: every stage but the head;
+``"none"``: no normalisation) is instance norm in the 1/8-resolution body, the teachers' own
+mechanism. Students with context or norm
 must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
 those of the frame.
 
