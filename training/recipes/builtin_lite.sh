@@ -9,6 +9,9 @@
 # statistics, as its teacher does), export with an
 # ONNX twin (what the app ships: the frozen app has no PyTorch), held-out eval, and a copy of the .onnx
 # into resources/styles/. Re-running reuses the teacher cache. Timings: docs/TRAINING.md.
+# The shipped paprika_lite and shinkai_lite were then continued to 5,000 steps:
+#   cartoon-cam-train distill --out RUNS_DIR/paprika_lite --resume --steps 5000 --threads 1
+# and re-exported (cartoon-cam-train export --ckpt RUNS_DIR/ID/checkpoints/last.pt --onnx ...).
 set -euo pipefail
 RUNS=${1:-runs/builtin}
 STEPS=${2:-3000}
