@@ -138,7 +138,7 @@ def test_whole_image_samples_keep_each_photo_and_its_teacher_aligned() -> None:
     xs, ts = list_collate([ds[(0, 1)], ds[(1, 2)]])
     assert [tuple(x.shape) for x in xs] == [(3, 40, 64), (3, 64, 32)]  # whole image, trimmed to 8
     for x, t in zip(xs, ts, strict=True):
-        assert torch.allclose(x + t, torch.full_like(x, (255 / 127.5) - 2), atol=1e-5)
+        assert torch.allclose(x + t, torch.zeros_like(x), atol=1e-5)  # p/127.5-1 + (255-p)/127.5-1 = 0
 
 
 def test_whole_image_distillation_runs(cache_dir: Path, tmp_path: Path) -> None:

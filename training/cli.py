@@ -320,14 +320,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                  rows=rows)
         results.update(teacher=str(teacher), **r)
         if args.grid is not None:
+            from .export import centre_square
             from .runtime import save_grid
 
-            def square(im):  # centre square, so rows of different aspect line up
-                h, w = im.shape[:2]
-                s = min(h, w)
-                return im[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-
-            save_grid(args.grid, [[square(im) for im in row] for row in rows[: max(1, args.grid_rows)]], cell=256)
+            # centre squares, so rows of different aspect line up
+            save_grid(args.grid, [[centre_square(im) for im in row] for row in rows[: max(1, args.grid_rows)]],
+                      cell=256)
             results["grid"] = str(args.grid)
     elif args.speed:
         from cartoon_cam.inference.backends import create_backend

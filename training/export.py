@@ -24,12 +24,17 @@ from .runtime import load_checkpoint
 log = logging.getLogger("training")
 
 
-def thumbnail_b64(rgb: np.ndarray, size: int = 128) -> str:
-    """Base64 JPEG (quality 85) of a uint8 HxWx3 RGB image, centre-cropped square, ``size`` px."""
-    h, w = rgb.shape[:2]
+def centre_square(img: np.ndarray) -> np.ndarray:
+    """The largest centred square of an HxWxC image (a view)."""
+    h, w = img.shape[:2]
     s = min(h, w)
     y0, x0 = (h - s) // 2, (w - s) // 2
-    sq = cv2.resize(rgb[y0 : y0 + s, x0 : x0 + s], (size, size), interpolation=cv2.INTER_AREA)
+    return img[y0 : y0 + s, x0 : x0 + s]
+
+
+def thumbnail_b64(rgb: np.ndarray, size: int = 128) -> str:
+    """Base64 JPEG (quality 85) of a uint8 HxWx3 RGB image, centre-cropped square, ``size`` px."""
+    sq = cv2.resize(centre_square(rgb), (size, size), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(sq[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 85])
     return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
 
