@@ -144,9 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Inception feature extractor for FID/KID: .onnx (recommended), or TorchScript .pt / "
                          "torch.export .pt2, which are code and run as such: use only files you trust")
     sp.add_argument("--style-images", type=Path, help="style set for FID/KID (default: the run's <style>/style)")
+    sp.add_argument("--steady", type=int, default=4, metavar="N",
+                    help="noise flicker and pan error of the student on the first N photos (default 4)")
+    sp.add_argument("--teacher-steady", type=int, default=0, metavar="N",
+                    help="the same for the teacher on N photos, for reference (slow for big teachers)")
     sp.add_argument("--json", type=Path, help="also write the results here (default RUN_DIR/eval.json)")
     sp.add_argument("--grid", type=Path, help="write a JPEG grid: one row per photo, photo | teacher | student")
-    sp.add_argument("--grid-rows", type=int, default=6, help="photos in the --grid (default 6)")
+    sp.add_argument("--grid-rows", default="6", metavar="N|I,J,…",
+                    help="photos in the --grid: the first N (default 6), or these indices of the photo list")
+    sp.add_argument("--baseline", metavar="STYLE",
+                    help="a second student (e.g. the previous version): a grid column and baseline_* metrics")
     return p
 
 
@@ -271,6 +278,20 @@ def _run_thumbnail_input(run_dir: Path) -> Any:
     return None
 
 
+def _grid_rows(rows: list, spec: str) -> list:
+    """``spec`` "N" → the first N rows; "I,J,…" → those rows (0-based indices of the photo list)."""
+    try:
+        idx = [int(v) for v in spec.split(",")]
+    except ValueError:
+        raise ConfigError(f"--grid-rows: expected N or I,J,…, got {spec!r}") from None
+    if len(idx) == 1:
+        return rows[: max(1, idx[0])]
+    bad = [i for i in idx if not 0 <= i < len(rows)]
+    if bad:
+        raise ConfigError(f"--grid-rows: no photo {bad[0]} (there are {len(rows)})")
+    return [rows[i] for i in idx]
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import eval_against_teacher, eval_fid_kid
     from .prep import list_images
@@ -316,15 +337,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if teacher and photos:
         speed = tuple(int(v) for v in args.speed.lower().split("x"))[::-1] if args.speed else (0, 0)
         r = eval_against_teacher(style, teacher, photos, max_side=max_side, cache=cache, backend=args.backend,
-                                 device=args.device, speed_size=speed if args.speed else (360, 640), runs=args.runs,
-                                 rows=rows)
+                                 device=args.device, speed_size=speed if args.speed else None, runs=args.runs,
+                                 rows=rows, steady=args.steady, teacher_steady=args.teacher_steady,
+                                 baseline=args.baseline)
         results.update(teacher=str(teacher), **r)
         if args.grid is not None:
             from .export import centre_square
             from .runtime import save_grid
 
             # centre squares, so rows of different aspect line up
-            save_grid(args.grid, [[centre_square(im) for im in row] for row in rows[: max(1, args.grid_rows)]],
+            save_grid(args.grid, [[centre_square(im) for im in row] for row in _grid_rows(rows, args.grid_rows)],
                       cell=256)
             results["grid"] = str(args.grid)
     elif args.speed:

@@ -36,6 +36,7 @@ class DataCfg:
     photo_max_side: int = 0  # distill: downscale photos so the longer side <= this (0 = keep)
     scales: list[float] = field(default_factory=lambda: [1.0, 0.8, 0.67])  # distill crop scales
     hflip: bool = True  # distill: random horizontal flips
+    noise: float = 0.0  # distill: Gaussian noise (σ uniform in 0..noise levels) on the student's input only
     holdout: int = 16  # distill: photos held out for validation / eval
     n_val: int = 4  # images in the validation grid
     data_mean: bool = False  # train: official "data mean" colour shift of the style images (off)
@@ -73,6 +74,10 @@ class LossCfg:
     edge: float = 1.0
     feat: float = 0.0  # VGG conv4_4 feature matching student vs teacher (needs VGG weights)
     gan: float = 0.0  # patch-GAN (LSGAN) with the teacher outputs as "real"
+    ink: float = 0.0  # black-hat (drawn-line) map of student vs teacher, quantile loss
+    ink_quantile: float = 0.5  # > 0.5: a missing teacher line costs more than an extra one
+    ink_pixel: float = 0.0  # pixel L1 counts 1 + ink_pixel on (dilated) teacher ink
+    shift: float = 0.0  # shift equivariance: S(x moved k px) vs S(x) moved k px (k = 1..7)
 
 
 @dataclass

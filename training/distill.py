@@ -248,6 +248,19 @@ def val_pairs(holdout: list[Path], cache: TeacherCache, n: int, multiple: int) -
 # --------------------------------------------------------------------------- training
 
 
+def add_noise(x: torch.Tensor | list[torch.Tensor], max_sigma: float) -> torch.Tensor | list[torch.Tensor]:
+    """Camera-like noise on the student's input: per image, Gaussian noise of σ uniform in
+    0..``max_sigma`` levels, clipped to [-1, 1] (the teacher's target stays the clean photo's, so
+    the student learns not to pass sensor noise on: steady output on a still scene)."""
+    def one(a: torch.Tensor) -> torch.Tensor:
+        n = a.shape[0] if a.dim() == 4 else 1
+        sigma = torch.rand(n, *([1] * 3)) * (max_sigma / 127.5)
+        if a.dim() == 3:
+            sigma = sigma[0]
+        return (a + torch.randn_like(a) * sigma).clamp_(-1.0, 1.0)
+    return one(x) if isinstance(x, torch.Tensor) else [one(a) for a in x]
+
+
 def distill_step(
     S: nn.Module, Sd: nn.Module, D: nn.Module | None, Dd: nn.Module | None, vgg: nn.Module | None,
     x: torch.Tensor | list[torch.Tensor], t: torch.Tensor | list[torch.Tensor], opt_s: torch.optim.Optimizer,
@@ -258,8 +271,9 @@ def distill_step(
     in [-1, 1]), or lists of 3 x H_i x W_i whole images (each term is then the mean over images).
     ``S``/``D`` are the plain modules, ``Sd``/``Dd`` their DDP wrappers (or the same).
 
-    Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ feat·L1(Φ(S(x)), Φ(t))] [+ gan·LSGAN_G]``; with a
-    discriminator, D is updated first (teacher outputs real, student outputs fake).
+    Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ ink·blackhat quantile] [+ shift·equivariance]
+    [+ feat·L1(Φ(S(x)), Φ(t))] [+ gan·LSGAN_G]`` (``ink_pixel`` weights the L1 on the teacher's
+    lines); with a discriminator, D is updated first (teacher outputs real, student outputs fake).
     """
     if isinstance(x, torch.Tensor):
         pairs = [(x, t)]
@@ -282,10 +296,28 @@ def distill_step(
         d_loss = mean(d_terms)
         optimizer_step(d_loss, opt_d, scaler_d, list(D.parameters()), grad_clip)
         rec["d_loss"] = d_loss.detach()
-    pix = mean([L.pixel_loss(y, b) for (_, b), y in zip(pairs, ys, strict=True)])
+    if lw.ink_pixel > 0:
+        pix = mean([L.ink_weighted_pixel_loss(y, b, lw.ink_pixel) for (_, b), y in zip(pairs, ys, strict=True)])
+    else:
+        pix = mean([L.pixel_loss(y, b) for (_, b), y in zip(pairs, ys, strict=True)])
     edge = mean([L.edge_loss(y, b) for (_, b), y in zip(pairs, ys, strict=True)])
     loss = lw.pixel * pix + lw.edge * edge
     rec.update(pixel=pix.detach(), edge=edge.detach())
+    if lw.ink > 0:
+        ink = mean([L.ink_loss(y, b, lw.ink_quantile) for (_, b), y in zip(pairs, ys, strict=True)])
+        loss = loss + lw.ink * ink
+        rec["ink"] = ink.detach()
+    if lw.shift > 0:
+        k = int(torch.randint(1, 8, ()).item())
+        sh = []
+        for (a, _), y in zip(pairs, ys, strict=True):
+            w = (a.shape[-1] - 8) // 8 * 8  # a window k px to the right; its output must be y moved by k
+            with autocast(device, dtype):
+                y_k = Sd(a[..., k : k + w])
+            sh.append(L.shift_loss(y_k, y[..., k : k + w]))
+        shift = mean(sh)
+        loss = loss + lw.shift * shift
+        rec["shift"] = shift.detach()
     if vgg is not None:
         f_terms = []
         for (_, b), y in zip(pairs, ys, strict=True):
@@ -402,7 +434,15 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     seed_everything(cfg.train.seed)
     S = create_model(cfg.model.arch, **cfg.model.arch_config)
     if cfg.model.init_from and ckpt is None:
-        S.load_state_dict(load_generator_weights(cfg.model.init_from))
+        # a student may grow new modules (e.g. lite's ink branch, which starts as a no-op): those
+        # keep their fresh initialisation; a weight the student does not have is an error
+        res = S.load_state_dict(load_generator_weights(cfg.model.init_from), strict=False)
+        if res.unexpected_keys:
+            raise ConfigError(f"--init-from {cfg.model.init_from}: weights this {cfg.model.arch} student does not "
+                              f"have: {', '.join(res.unexpected_keys[:5])}")
+        if res.missing_keys:
+            log.info("initialised from %s; new modules start fresh: %s", cfg.model.init_from,
+                     ", ".join(sorted({k.rsplit('.', 1)[0] for k in res.missing_keys})))
     S.train().to(device)
     lw, o = cfg.loss, cfg.optim
     use_gan, use_feat = lw.gan > 0, lw.feat > 0
@@ -485,6 +525,8 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
                 lr = scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps)
                 set_lr(opt_s, lr)
                 x, t = next(it)
+                if cfg.data.noise > 0:
+                    x = add_noise(x, cfg.data.noise)
                 if crop == 0:
                     x, t = [v.to(device, non_blocking=True) for v in x], [v.to(device, non_blocking=True) for v in t]
                 else:

@@ -45,6 +45,125 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
+# --------------------------------------------------------------------------- look metrics
+# Definitions of issue 11, on uint8 HxWx3 RGB images of the same size; L = OpenCV RGB2GRAY luma.
+
+INK_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+INK_THRESHOLD = 28  # black-hat response (levels) above which a pixel counts as drawn ink
+
+
+def luma(img: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 RGB → uint8 HxW luma (``cv2.COLOR_RGB2GRAY``)."""
+    return cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+
+
+def ink_mask(img: np.ndarray) -> np.ndarray:
+    """Drawn dark lines of a uint8 HxWx3 RGB image: ``blackhat(L, 7x7 ellipse) > 28`` → bool HxW."""
+    return cv2.morphologyEx(luma(img), cv2.MORPH_BLACKHAT, INK_KERNEL) > INK_THRESHOLD
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+
+
+def ink_scores(student: np.ndarray, teacher: np.ndarray) -> dict[str, float]:
+    """Ink agreement of ``student`` with ``teacher`` (uint8 HxWx3 RGB, same size), 1-pixel tolerance.
+
+    precision = |S ∩ dilate3x3(T)| / |S|, recall = |T ∩ dilate3x3(S)| / |T|, F1 = 2PR / (P + R),
+    ratio = mean(S) / mean(T) (S, T: the :func:`ink_mask` of each). A teacher without ink gives
+    recall 1 and ratio ``inf`` (or 1 if the student has none either); a student without ink gives
+    precision 1 and F1 0 when the teacher has ink.
+    """
+    s, t = ink_mask(student), ink_mask(teacher)
+    ns, nt = int(s.sum()), int(t.sum())
+    p = float((s & _dilate(t, 3)).sum() / ns) if ns else 1.0
+    r = float((t & _dilate(s, 3)).sum() / nt) if nt else 1.0
+    f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    ratio = ns / nt if nt else (1.0 if ns == 0 else float("inf"))
+    return {"ink_precision": p, "ink_recall": r, "ink_f1": f1, "ink_ratio": float(ratio)}
+
+
+def texture(img: np.ndarray, outside: np.ndarray) -> float:
+    """Mean |L − GaussianBlur(L, σ 1.5)| (levels) over the pixels where ``outside`` is True."""
+    lum = luma(img).astype(np.float32)
+    d = np.abs(lum - cv2.GaussianBlur(lum, (0, 0), 1.5))
+    return float(d[outside].mean()) if outside.any() else 0.0
+
+
+def flatness_ratio(student: np.ndarray, teacher: np.ndarray) -> float:
+    """Photo texture left in flat regions: :func:`texture` of the student over the teacher's, both
+    outside ``dilate5x5`` of the teacher's ink (≤ 1.2 is the target: about as flat as the teacher)."""
+    outside = ~_dilate(ink_mask(teacher), 5)
+    t = texture(teacher, outside)
+    return texture(student, outside) / t if t > 0 else float("inf")
+
+
+def noise_flicker_ratio(process: Callable[[np.ndarray], np.ndarray], photo: np.ndarray, frames: int = 16,
+                        sigma: float = 3.0, seed: int = 0) -> float:
+    """How much a style amplifies sensor noise on a still picture.
+
+    ``frames`` copies of ``photo`` (uint8 HxWx3 RGB), each with independent Gaussian noise of
+    ``sigma`` levels (rounded, clipped to 0..255), go through ``process`` (uint8 RGB → uint8 RGB of
+    the same size); the mean over pixels and channels of the per-pixel standard deviation over time
+    of the outputs, divided by the same for the inputs. < 1: the style calms noise down.
+    """
+    rng = np.random.default_rng(seed)
+    base = photo.astype(np.float32)
+    ins, outs = [], []
+    for _ in range(frames):
+        x = np.clip(np.rint(base + rng.normal(0.0, sigma, base.shape)), 0, 255).astype(np.uint8)
+        ins.append(x)
+        outs.append(np.asarray(process(np.ascontiguousarray(x))))
+    s_in = np.stack(ins).astype(np.float32).std(axis=0).mean()
+    s_out = np.stack(outs).astype(np.float32).std(axis=0).mean()
+    return float(s_out / s_in)
+
+
+def pan_error(process: Callable[[np.ndarray], np.ndarray], photo: np.ndarray, crop: tuple[int, int] = (256, 256),
+              shifts: Sequence[int] = range(1, 8), border: int = 16) -> float:
+    """Mean absolute error (levels) between the output of a crop moved k pixels right and the
+    output of the crop itself moved by k, 16-pixel border ignored, averaged over k = 1…7.
+
+    ``photo``: uint8 HxWx3 RGB. The crop (``crop`` = (h, w), shrunk to fit and to a multiple of 8)
+    is taken from the centre; "moved k right" is the window k pixels further left in the photo, so
+    its content sits k pixels to the right. A style whose lines stay put when the camera moves by a
+    pixel scores near 0.
+    """
+    h, w = photo.shape[:2]
+    k_max = max(shifts)
+    ch = min(crop[0], h) // 8 * 8
+    cw = min(crop[1], w - k_max) // 8 * 8
+    if ch < 2 * border + 8 or cw < 2 * border + k_max + 8:
+        raise ValueError(f"pan_error: photo {w}x{h} too small for a {crop[1]}x{crop[0]} crop")
+    y0, x0 = (h - ch) // 2, k_max + (w - k_max - cw) // 2
+    first = np.asarray(process(np.ascontiguousarray(photo[y0 : y0 + ch, x0 : x0 + cw]))).astype(np.float32)
+    errs = []
+    for k in shifts:
+        moved = np.asarray(process(np.ascontiguousarray(photo[y0 : y0 + ch, x0 - k : x0 - k + cw]))).astype(np.float32)
+        # moved[:, j] shows what first[:, j - k] shows
+        a = moved[border : ch - border, border + k : cw - border]
+        b = first[border : ch - border, border : cw - border - k]
+        errs.append(np.abs(a - b).mean())
+    return float(np.mean(errs))
+
+
+LOOK_TARGETS = {  # issue 11: what a built-in real-time style must reach against its teacher
+    "psnr": (">=", 23.0), "ink_f1": (">=", 0.80), "ink_ratio": ("in", (0.8, 1.25)),
+    "flatness_ratio": ("<=", 1.2), "noise_flicker": ("<=", 0.30), "pan_error": ("<=", 3.0),
+}
+
+
+def check_targets(results: dict[str, Any], targets: dict[str, tuple[str, Any]] = LOOK_TARGETS) -> dict[str, bool]:
+    """Which of ``targets`` the metric values in ``results`` meet (absent metrics are left out)."""
+    out = {}
+    for k, (op, v) in targets.items():
+        x = results.get(k)
+        if x is None or not np.isfinite(x):
+            continue
+        out[k] = bool(x >= v if op == ">=" else x <= v if op == "<=" else v[0] <= x <= v[1])
+    return out
+
+
 def time_backend(process: Callable[[np.ndarray], Any], h: int = 360, w: int = 640, runs: int = 10,
                  warmup: int = 2) -> dict[str, float]:
     """Median ms/frame of ``process`` on an h x w uint8 RGB frame (after ``warmup`` runs)."""
@@ -63,13 +182,22 @@ def time_backend(process: Callable[[np.ndarray], Any], h: int = 360, w: int = 64
 
 def eval_against_teacher(
     student: str | Path, teacher: str | Path | None, photos: Sequence[Path], *, max_side: int = 0,
-    cache: Any = None, backend: str = "auto", device: str = "cpu", speed_size: tuple[int, int] = (360, 640),
-    runs: int = 10, rows: list[list[np.ndarray]] | None = None,
+    cache: Any = None, backend: str = "auto", device: str = "cpu", speed_size: tuple[int, int] | None = (360, 640),
+    runs: int = 10, rows: list[list[np.ndarray]] | None = None, steady: int = 4, teacher_steady: int = 0,
+    baseline: str | Path | None = None,
 ) -> dict[str, Any]:
-    """PSNR/SSIM of ``student`` vs ``teacher`` on ``photos`` (run at each photo's own size through the
-    app's backends) and the student's speed at ``speed_size``. ``cache``: a ``TeacherCache`` whose
-    scale-1 outputs are used instead of running the teacher. ``rows``: if given, gets one
-    ``[photo, teacher, student]`` row (uint8 RGB) per photo, for a comparison grid."""
+    """Fidelity and look of ``student`` against ``teacher`` on ``photos`` (both run at each photo's
+    own size through the app's backends), and the student's speed at ``speed_size`` (None: skipped).
+
+    Per photo, averaged: PSNR, SSIM, :func:`ink_scores` (``ink_f1``, ``ink_ratio``, precision,
+    recall) and :func:`flatness_ratio`. On the first ``steady`` photos: :func:`noise_flicker_ratio`
+    (``noise_flicker``) and :func:`pan_error`; the same for the teacher on ``teacher_steady`` photos
+    (``teacher_noise_flicker``, ``teacher_pan_error``; slow for big teachers). ``cache``: a
+    ``TeacherCache`` whose scale-1 outputs are used instead of running the teacher. ``rows``: if
+    given, gets one ``[photo, teacher, student]`` row (uint8 RGB) per photo, for a comparison grid;
+    with a ``baseline`` style (e.g. the previous version of the student) the rows are
+    ``[photo, teacher, baseline, student]`` and the result gains ``baseline_psnr`` / ``baseline_ink_f1``.
+    ``targets`` in the result says which of :data:`LOOK_TARGETS` are met."""
     from cartoon_cam.inference.backends import create_backend
     from cartoon_cam.inference.catalog import load_style
 
@@ -77,35 +205,64 @@ def eval_against_teacher(
 
     s_backend = create_backend(load_style(student), backend=backend, device=device)
     t_backend = None
+
+    def at_own_size(b: Any) -> Callable[[np.ndarray], np.ndarray]:
+        def run(img: np.ndarray) -> np.ndarray:
+            b.size = max(img.shape[:2])
+            return b.process(img)
+        return run
+
+    def teacher_backend() -> Any:
+        nonlocal t_backend
+        if t_backend is None:
+            if teacher is None:
+                raise ValueError("eval needs --teacher (or a run with a teacher cache)")
+            t_backend = create_backend(load_style(teacher), backend=backend, device=device)
+        return t_backend
+
+    b_backend = create_backend(load_style(baseline), backend=backend, device=device) if baseline else None
     try:
-        ps, ss = [], []
-        for p in photos:
+        per: dict[str, list[float]] = {}
+        student_run = at_own_size(s_backend)
+        for i, p in enumerate(photos):
             photo = load_photo(p, max_side)
-            s_backend.size = max(photo.shape[:2])
-            y = s_backend.process(photo)
+            y = student_run(photo)
             t_path = cache.path(p, 1.0) if cache is not None else None
             if t_path is not None and t_path.is_file():
                 t = np.ascontiguousarray(cv2.imread(str(t_path))[:, :, ::-1])
             else:
-                if t_backend is None:
-                    if teacher is None:
-                        raise ValueError("eval needs --teacher (or a run with a teacher cache)")
-                    t_backend = create_backend(load_style(teacher), backend=backend, device=device)
-                t_backend.size = max(photo.shape[:2])
-                t = t_backend.process(photo)
-            ps.append(psnr(y, t))
-            ss.append(ssim(y, t))
+                t = at_own_size(teacher_backend())(photo)
+            vals = {"psnr": psnr(y, t), "ssim": ssim(y, t), **ink_scores(y, t), "flatness_ratio": flatness_ratio(y, t)}
+            if i < steady:
+                vals.update(noise_flicker=noise_flicker_ratio(student_run, photo), pan_error=pan_error(student_run, photo))
+            if i < teacher_steady:
+                t_run = at_own_size(teacher_backend())
+                vals.update(teacher_noise_flicker=noise_flicker_ratio(t_run, photo),
+                            teacher_pan_error=pan_error(t_run, photo))
+            yb = at_own_size(b_backend)(photo) if b_backend is not None else None
+            if yb is not None:
+                vals.update(baseline_psnr=psnr(yb, t), baseline_ink_f1=ink_scores(yb, t)["ink_f1"])
+            for k, v in vals.items():
+                per.setdefault(k, []).append(v)
             if rows is not None:
-                rows.append([photo, t, y])
+                rows.append([photo, t, y] if yb is None else [photo, t, yb, y])
         s_backend.size = None
-        speed = time_backend(s_backend.process, *speed_size, runs=runs)
-        return {"photos": len(ps), "psnr": float(np.mean(ps)) if ps else float("nan"),
-                "ssim": float(np.mean(ss)) if ss else float("nan"), "psnr_min": float(np.min(ps)) if ps else float("nan"),
-                "backend": s_backend.describe(), **speed}
+        speed = time_backend(s_backend.process, *speed_size, runs=runs) if speed_size else {}
+        res: dict[str, Any] = {"photos": len(photos)}
+        for k, v in per.items():
+            res[k] = float(np.mean(v))
+        res["psnr_min"] = float(np.min(per["psnr"])) if per else float("nan")
+        res["ink_f1_min"] = float(np.min(per["ink_f1"])) if per else float("nan")
+        if not per:
+            res.update(psnr=float("nan"), ssim=float("nan"))
+        res.update(backend=s_backend.describe(), **speed)
+        res["targets"] = check_targets(res)
+        return res
     finally:
         s_backend.close()
-        if t_backend is not None:
-            t_backend.close()
+        for b in (t_backend, b_backend):
+            if b is not None:
+                b.close()
 
 
 # --------------------------------------------------------------------------- FID / KID

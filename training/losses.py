@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cartoon_cam.inference.archs.lite import blackhat as _blackhat
+
 # tf.image.rgb_to_yuv kernel: yuv = rgb @ K (rows R, G, B; columns Y, U, V).
 YUV_KERNEL = torch.tensor(
     [[0.299, -0.14714119, 0.61497538],
@@ -122,3 +124,46 @@ def feature_loss(feat_student: torch.Tensor, feat_teacher: torch.Tensor) -> torc
 def lsgan_pair_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Plain LSGAN D loss ``mean((real-1)²) + mean(fake²)`` (distillation patch-GAN)."""
     return (real.float() - 1.0).pow(2).mean() + fake.float().pow(2).mean()
+
+
+# --------------------------------------------------------------------------- drawn lines (issue 11)
+# The look metrics (training/evaluate.py) find ink with a black-hat of the luma: closing(L) - L with
+# a 7x7 ellipse, > 28 levels. The same operator in torch, differentiable (max pooling), lets a loss
+# ask for the teacher's lines directly instead of hoping an L1 on pixels keeps them.
+
+def luma_levels(x: torch.Tensor) -> torch.Tensor:
+    """NCHW RGB in [-1, 1] → N x 1 x H x W luma in levels 0..255 (``cv2.COLOR_RGB2GRAY`` weights)."""
+    x = (x.float() + 1.0) * 127.5
+    return GRAY_WEIGHTS[0] * x[:, 0:1] + GRAY_WEIGHTS[1] * x[:, 1:2] + GRAY_WEIGHTS[2] * x[:, 2:3]
+
+
+def blackhat(x: torch.Tensor) -> torch.Tensor:
+    """:func:`cartoon_cam.inference.archs.lite.blackhat` in float32 (levels, N x 1 x H x W)."""
+    return _blackhat(x.float())
+
+
+def ink_loss(student: torch.Tensor, teacher: torch.Tensor, quantile: float = 0.5) -> torch.Tensor:
+    """Quantile (pinball) loss between the black-hat maps of student and teacher, in units of 255
+    levels. ``quantile`` > 0.5 charges a missing line more than an extra one: an L1-trained student
+    unsure where a thin line goes leaves it out (the median of "line or not" is "not"), and the
+    asymmetry moves that decision towards drawing it."""
+    d = (blackhat(teacher) - blackhat(student)) / 255.0  # > 0: the teacher's line is missing
+    return torch.maximum(quantile * d, (quantile - 1.0) * d).mean() * 2.0
+
+
+def ink_weighted_pixel_loss(student: torch.Tensor, teacher: torch.Tensor, weight: float) -> torch.Tensor:
+    """Pixel L1 where the teacher's ink (black-hat > 28 levels, dilated 3x3) counts ``1 + weight``
+    times; normalised by the total weight, so ``weight = 0`` is :func:`pixel_loss`."""
+    with torch.no_grad():
+        ink = (blackhat(teacher) > 28.0).float()
+        ink = F.max_pool2d(ink, 3, 1, 1)
+        w = 1.0 + weight * ink
+    d = (student.float() - teacher.float()).abs() * w
+    return d.sum() / (w.sum() * student.shape[1])
+
+
+def shift_loss(moved_out: torch.Tensor, out_moved: torch.Tensor, border: int = 8) -> torch.Tensor:
+    """Shift equivariance: L1 between the output of a moved input and the moved output (same shape,
+    ``border`` pixels on each side ignored, where padding legitimately differs)."""
+    b = border
+    return F.l1_loss(moved_out[..., b:-b, b:-b].float(), out_moved[..., b:-b, b:-b].float())

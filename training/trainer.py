@@ -78,10 +78,21 @@ def he_init(model: nn.Module) -> None:
 
 
 def load_generator_weights(path: str) -> dict[str, torch.Tensor]:
-    """Generator weights from a style file (``.safetensors``) or a cartoon-cam-train checkpoint."""
+    """Generator weights from a style file (``.safetensors``, or an ``.onnx`` exported by
+    cartoon-cam-train, whose initializers keep the state-dict names) or a cartoon-cam-train checkpoint."""
     p = Path(path)
     if p.suffix == ".pt":
         return load_checkpoint(p)["G"]
+    if p.suffix.lower() == ".onnx":
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(p))
+        weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).astype(np.float32).copy())
+                   for i in model.graph.initializer if "." in i.name and not i.name.startswith("onnx::")}
+        if not weights:
+            raise ConfigError(f"{p.name}: no named weights (not an ONNX style exported by cartoon-cam-train)")
+        return weights
     from cartoon_cam.inference.style import read_style
 
     sf = read_style(p)

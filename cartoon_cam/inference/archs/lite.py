@@ -12,7 +12,9 @@ colours depend on the whole picture; a per-image affine colour map alone brings 
 23 dB of the CartoonGAN Hayao teacher, the local-only student reached 19.6 dB. The mean and standard
 deviation of the 1/8-resolution features and of the input feed a small MLP that modulates the body
 and the 1/2-resolution features (FiLM) and adds a per-image 3x3 colour matrix + offset to the
-full-resolution skip path. ``norm = "body"`` (the default; ``"all"``: every stage but the head;
+full-resolution skip path. ``ink = K`` (default 0) adds a full-resolution branch for drawn lines
+that sees K upsampled feature maps, the input pixels and the input's black-hat (:func:`blackhat`),
+so outlines can sit exactly on the photo's edges. ``norm = "body"`` (the default; ``"all"``: every stage but the head;
 ``"none"``: no normalisation) is instance norm in the 1/8-resolution body, the teachers' own
 mechanism. Students with context or norm
 must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
@@ -28,6 +30,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import register_arch
+
+# The 7x7 ellipse of cv2.getStructuringElement(MORPH_ELLIPSE, (7, 7)) is the union of these
+# rectangles (height, width): a 7x1 column, a 5x5 square and a 3x7 band.
+_ELLIPSE7_RECTS = ((7, 1), (5, 5), (3, 7))
+_GRAY = (0.299, 0.587, 0.114)  # cv2.COLOR_RGB2GRAY weights (R, G, B)
+
+
+def _dilate7(y: torch.Tensor) -> torch.Tensor:
+    return torch.stack([F.max_pool2d(y, (h, w), 1, (h // 2, w // 2)) for h, w in _ELLIPSE7_RECTS]).amax(0)
+
+
+def blackhat(x: torch.Tensor) -> torch.Tensor:
+    """Black-hat (closing − image) of the luma of NCHW RGB in [-1, 1], 7x7 ellipse → N x 1 x H x W in
+    levels 0..255. Matches ``cv2.morphologyEx(L, MORPH_BLACKHAT, ellipse 7x7)`` (beyond the border
+    nothing counts, as with OpenCV's default border); dark thin lines give large values. Max pooling
+    only: differentiable, and exports to ONNX ``MaxPool``."""
+    y = (x[:, 0:1] * _GRAY[0] + x[:, 1:2] * _GRAY[1] + x[:, 2:3] * _GRAY[2] + 1.0) * 127.5
+    return -_dilate7(-_dilate7(y)) - y
 
 
 def _act() -> nn.Module:
@@ -104,7 +124,7 @@ class LiteGenerator(nn.Module):
     """Real-time student generator (≈0.1 M params at the default widths)."""
 
     def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4, refine: int = 0,
-                 context: bool = True, norm: str = "body") -> None:
+                 context: bool = True, norm: str = "body", ink: int = 0) -> None:
         super().__init__()
         if norm not in ("none", "body", "all"):
             raise ValueError(f"lite: norm must be none | body | all, not {norm!r}")
@@ -122,6 +142,16 @@ class LiteGenerator(nn.Module):
         # optional inverted-residual blocks at 1/2 resolution, where the lines are drawn
         self.refine = nn.Sequential(*[_IRBlock(c1) for _ in range(refine)])
         self.head = nn.Conv2d(c1, 12, 3, padding=1)  # 12 = 3 * 2 * 2 → pixel shuffle to full res
+        # ink = K: a full-resolution branch for drawn lines. K feature maps (1x1 conv at 1/2 res →
+        # pixel shuffle) meet the input pixels and the input's own black-hat (thin dark structures:
+        # where outlines can go) in a 3x3 conv → act → 1x1 to an RGB residual. The last conv starts
+        # at zero, so a colour student fine-tuned with it starts from its own output.
+        self.ink_head = nn.Conv2d(c1, 4 * ink, 1) if ink else None
+        self.ink_body = nn.Sequential(nn.Conv2d(ink + 4, ink, 3, padding=1), _act()) if ink else None
+        self.ink_out = nn.Conv2d(ink, 3, 1) if ink else None
+        if self.ink_out is not None:
+            nn.init.zeros_(self.ink_out.weight)
+            nn.init.zeros_(self.ink_out.bias)
         self.skip = nn.Conv2d(3, 3, 1)  # linear full-resolution colour/detail path
         # per image: FiLM of the body (2 c3) and of the 1/2-res features (2 c1), colour matrix (9 + 3)
         self.context = _Context(c3, 2 * c3 + 2 * c1 + 12) if context else None
@@ -132,11 +162,20 @@ class LiteGenerator(nn.Module):
         f = self.down2(s2)
         if self.context is None:
             y = self.refine(self.up2(self.up1(self.body(f), s2), s1))
-            return torch.tanh(F.pixel_shuffle(self.head(y), 2) + self.skip(x))
+            return torch.tanh(self._residual(y, x) + self.skip(x))
         c1, c3 = self.c1, self.c3
         p = self.context(f, x)
         y = self.body(_film(f, p[:, : 2 * c3]))
         y = self.refine(_film(self.up2(self.up1(y, s2), s1), p[:, 2 * c3 : 2 * c3 + 2 * c1]))
         m = p[:, 2 * c3 + 2 * c1 :].unsqueeze(-1).unsqueeze(-1)  # N x 12 x 1 x 1: 3x3 matrix (row-major), offset
         colour = m[:, 0:3] * x[:, 0:1] + m[:, 3:6] * x[:, 1:2] + m[:, 6:9] * x[:, 2:3] + m[:, 9:12]
-        return torch.tanh(F.pixel_shuffle(self.head(y), 2) + self.skip(x) + colour)
+        return torch.tanh(self._residual(y, x) + self.skip(x) + colour)
+
+    def _residual(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """1/2-resolution features ``y`` (+ the input ``x``) → full-resolution RGB residual (N x 3 x H x W)."""
+        r = F.pixel_shuffle(self.head(y), 2)
+        if self.ink_head is None or self.ink_body is None or self.ink_out is None:
+            return r
+        f = F.pixel_shuffle(self.ink_head(y), 2)
+        bh = blackhat(x) * (2.0 / 255.0)  # levels → the [-1, 1] scale of the input
+        return r + self.ink_out(self.ink_body(torch.cat([f, x, bh], dim=1)))
