@@ -251,7 +251,7 @@ def plan(carry: Path, repo: Path = REPO, *, ckpt_bytes: int | None = None,
     teacher = teacher_bytes if teacher_bytes is not None else (max(npz) if npz else 0)
     ckpt = ckpt_bytes if ckpt_bytes is not None else student_ckpt_bytes()
     calls = {
-        "check+bench": tree,
+        "check+bench (+ one teacher, for its fp16 error)": tree + teacher,
         "distill (first call of a teacher)": tree + photos + teacher,
         "distill (resumed: + checkpoint)": tree + photos + teacher + ckpt,
     }
@@ -284,9 +284,12 @@ def cmd_check(out: Path, work: Path, env: dict[str, str], dry: bool) -> dict[str
     return res
 
 
-def cmd_bench(out: Path, work: Path, env: dict[str, str], dry: bool, carry: Path) -> dict[str, Any]:
+def cmd_bench(out: Path, work: Path, env: dict[str, str], dry: bool, carry: Path,
+              compile_modes: bool = True) -> dict[str, Any]:
     """``bench/bench_gpu.py`` → bench.json, bench.md, bench.log."""
     cmd = [sys.executable, str(REPO / "bench" / "bench_gpu.py"), "--out", str(out)]
+    if not compile_modes:
+        cmd.append("--no-compile")
     teachers = sorted((carry / "teachers").glob("*.npz"))
     if teachers:
         cmd += ["--teacher", str(teachers[0])]
@@ -449,9 +452,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="prepare | plan | check | bench | distill TEACHER (check and bench may be chained)")
     p.add_argument("--photos", type=int, default=400, help="prepare: photos to carry")
     p.add_argument("--teachers", default=",".join(TEACHERS), help="prepare: teachers to copy")
+    p.add_argument("--no-compile", action="store_true", help="bench: skip torch.compile (saves minutes)")
     p.add_argument("--steps", type=int, default=10000, help="distill: total steps of the run")
     p.add_argument("--budget-s", type=float, default=400.0, help="distill: training seconds in this call")
     a = p.parse_args(argv)
+    a.out, a.carry, a.work = a.out.resolve(), a.carry.resolve(), a.work.resolve()
     if a.dry_run:
         r = dry_run(a.out)
         print(json.dumps({k: r[k] for k in ("ok", "seconds", "plan")}, indent=2))
@@ -479,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if c == "check":
                 results[c] = cmd_check(a.out, a.work, env, False)
             elif c == "bench":
-                results[c] = cmd_bench(a.out, a.work, env, False, a.carry)
+                results[c] = cmd_bench(a.out, a.work, env, False, a.carry, not a.no_compile)
             else:
                 p.error(f"unknown command {c!r}")
     ret = check_return(a.out)
