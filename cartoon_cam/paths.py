@@ -14,8 +14,6 @@ import sys
 from functools import cache
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "cartoon_cam"
 _ENV_RESOURCES = "CARTOON_CAM_RESOURCES"
 _ENV_DATA = "CARTOON_CAM_DATA_DIR"
@@ -52,7 +50,11 @@ def builtin_styles_dir() -> Path:
 def user_data_dir() -> Path:
     """Per-user data (imported styles). Override with ``CARTOON_CAM_DATA_DIR`` (tests)."""
     env = os.environ.get(_ENV_DATA)
-    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    if env:
+        return Path(env)
+    import platformdirs  # here, not at the top: a headless GPU box running training/ may lack it
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def user_styles_dir() -> Path:
@@ -60,8 +62,12 @@ def user_styles_dir() -> Path:
 
 
 def user_pictures_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_pictures_dir()) / APP_NAME
 
 
 def user_videos_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_videos_dir()) / APP_NAME

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -115,8 +116,11 @@ def export_fused_onnx(style: StyleFile, *, fp16: bool = False, opset: int = 17) 
 
 
 def _cache_dir() -> Path:
-    import platformdirs
-
+    try:
+        import platformdirs
+    except ImportError:  # a headless box with only the training stack (e.g. the GPU run's machine)
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "cartoon_cam" / "onnx"
     return Path(platformdirs.user_cache_dir("cartoon_cam", appauthor=False)) / "onnx"
 
 
