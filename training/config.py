@@ -205,6 +205,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Distillation into the real-time ``lite`` student (the built-in lite styles).
     "distill_lite": _DISTILL_BASE,
+    # Stage 2 of the built-in lite styles (issue 11): a distill_lite student (--init-from) learns to
+    # draw its teacher's outlines (black-hat quantile loss, ink-weighted L1) and to ignore camera
+    # noise (noise on its input, a smoothed linear skip path). Checkpoints every 100 steps: a run cut
+    # off by the end of a session loses little (--resume).
+    "distill_lite_drawn": {
+        **_DISTILL_BASE,
+        "model": {"arch": "lite", "arch_config": {"smooth_skip": True}},
+        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+        "train": {**_DISTILL_BASE["train"], "steps": 1000, "ckpt_every": 100, "val_every": 500},
+        "optim": {**_DISTILL_BASE["optim"], "lr": 3e-4, "warmup_steps": 20},
+        "loss": {**_DISTILL_BASE["loss"], "ink": 6.0, "ink_quantile": 0.8, "ink_pixel": 4.0},
+    },
     # Distillation into the full AnimeGANv2 generator (quality tier).
     "distill_animeganv2": {**_DISTILL_BASE, "model": {"arch": "animeganv2"},
                            "data": {"size": 256, "scales": [1.0, 0.8, 0.67]},

@@ -14,7 +14,8 @@ deviation of the 1/8-resolution features and of the input feed a small MLP that 
 and the 1/2-resolution features (FiLM) and adds a per-image 3x3 colour matrix + offset to the
 full-resolution skip path. ``ink = K`` (default 0) adds a full-resolution branch for drawn lines
 that sees K upsampled feature maps, the input pixels and the input's black-hat (:func:`blackhat`),
-so outlines can sit exactly on the photo's edges. ``norm = "body"`` (the default; ``"all"``: every stage but the head;
+so outlines can sit exactly on the photo's edges. ``smooth_skip`` blurs the input of the linear
+full-resolution path (3x3 binomial), so sensor noise is not copied to the output. ``norm = "body"`` (the default; ``"all"``: every stage but the head;
 ``"none"``: no normalisation) is instance norm in the 1/8-resolution body, the teachers' own
 mechanism. Students with context or norm
 must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
@@ -124,7 +125,7 @@ class LiteGenerator(nn.Module):
     """Real-time student generator (≈0.1 M params at the default widths)."""
 
     def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4, refine: int = 0,
-                 context: bool = True, norm: str = "body", ink: int = 0) -> None:
+                 context: bool = True, norm: str = "body", ink: int = 0, smooth_skip: bool = False) -> None:
         super().__init__()
         if norm not in ("none", "body", "all"):
             raise ValueError(f"lite: norm must be none | body | all, not {norm!r}")
@@ -153,8 +154,20 @@ class LiteGenerator(nn.Module):
             nn.init.zeros_(self.ink_out.weight)
             nn.init.zeros_(self.ink_out.bias)
         self.skip = nn.Conv2d(3, 3, 1)  # linear full-resolution colour/detail path
+        # smooth_skip: that path (and the per-image colour matrix) sees the input through a fixed
+        # 3x3 binomial blur, which passes 37.5 % of independent pixel noise instead of all of it:
+        # camera noise no longer goes straight to the output (steadier on a still scene).
+        self.smooth_skip = smooth_skip
+        if smooth_skip:
+            k = torch.tensor([1.0, 2.0, 1.0])
+            self.register_buffer("blur", (torch.outer(k, k) / 16.0).expand(3, 1, 3, 3).clone(), persistent=False)
         # per image: FiLM of the body (2 c3) and of the 1/2-res features (2 c1), colour matrix (9 + 3)
         self.context = _Context(c3, 2 * c3 + 2 * c1 + 12) if context else None
+
+    def _skip_input(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.smooth_skip:
+            return x
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.blur, groups=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s1 = self.stem(x)
@@ -162,14 +175,15 @@ class LiteGenerator(nn.Module):
         f = self.down2(s2)
         if self.context is None:
             y = self.refine(self.up2(self.up1(self.body(f), s2), s1))
-            return torch.tanh(self._residual(y, x) + self.skip(x))
+            return torch.tanh(self._residual(y, x) + self.skip(self._skip_input(x)))
         c1, c3 = self.c1, self.c3
         p = self.context(f, x)
         y = self.body(_film(f, p[:, : 2 * c3]))
         y = self.refine(_film(self.up2(self.up1(y, s2), s1), p[:, 2 * c3 : 2 * c3 + 2 * c1]))
         m = p[:, 2 * c3 + 2 * c1 :].unsqueeze(-1).unsqueeze(-1)  # N x 12 x 1 x 1: 3x3 matrix (row-major), offset
-        colour = m[:, 0:3] * x[:, 0:1] + m[:, 3:6] * x[:, 1:2] + m[:, 6:9] * x[:, 2:3] + m[:, 9:12]
-        return torch.tanh(self._residual(y, x) + self.skip(x) + colour)
+        xs = self._skip_input(x)
+        colour = m[:, 0:3] * xs[:, 0:1] + m[:, 3:6] * xs[:, 1:2] + m[:, 6:9] * xs[:, 2:3] + m[:, 9:12]
+        return torch.tanh(self._residual(y, x) + self.skip(xs) + colour)
 
     def _residual(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """1/2-resolution features ``y`` (+ the input ``x``) → full-resolution RGB residual (N x 3 x H x W)."""

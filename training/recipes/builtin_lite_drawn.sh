@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Stage 2 of the built-in real-time styles (issue 11): teach the colour students to draw their
+# teacher's outlines. Each of hayao/hosoda/paprika/shinkai_lite starts from its stage-1 student
+# (builtin_lite.sh: the files shipped at commit 4ceb187, extracted from git if INIT has none) and is
+# fine-tuned with the distill_lite_drawn preset: ink (black-hat) quantile loss, ink-weighted pixel
+# L1, camera-noise augmentation. Then export (ONNX twin), held-out eval with the look metrics, a
+# grid, and a copy of the .onnx into resources/styles/.
+#
+#   training/recipes/builtin_lite_drawn.sh [RUNS_DIR] [STEPS]      (repository root, .venv present,
+#                                                                  ../shared beside the checkout)
+#
+# Interrupted (end of a working session, Ctrl-C)? Run the same command again: a run folder that has
+# checkpoints/last.pt is resumed exactly (--resume), finished runs are only re-evaluated, and the
+# teacher cache (RUNS_DIR/teacher_cache) is reused. TEACHERS="hayao paprika" does a subset;
+# THREADS=1 with two TEACHERS lists in parallel shares 2 cores. Timings: docs/TRAINING.md.
+set -euo pipefail
+RUNS=${1:-runs/builtin}
+STEPS=${2:-1000}
+MAX_PHOTOS=${MAX_PHOTOS:-240}
+TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
+SHARED=${SHARED:-../shared}
+THREADS=${THREADS:-2}
+INIT=${INIT:-$RUNS/stage1}
+STAGE1_COMMIT=4ceb187
+declare -A NAME=([hayao]="Hayao" [hosoda]="Hosoda" [paprika]="Paprika" [shinkai]="Shinkai")
+declare -A LOOK=(
+  [hayao]="Warm reds and ochres, flat painted shading and dark drawn outlines."
+  [hosoda]="Pale, airy colours, flat shading and fine dark outlines."
+  [paprika]="Saturated warm reds, deep shadows and bold drawn outlines."
+  [shinkai]="Cool, muted tones, soft contrast and fine drawn outlines."
+)
+mkdir -p "$INIT"
+for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
+  id=${t}_lite
+  run="$RUNS/$id"
+  [ -f "$INIT/$id.onnx" ] || git show "$STAGE1_COMMIT:resources/styles/$id.onnx" > "$INIT/$id.onnx"
+  resume=()
+  [ -f "$run/checkpoints/last.pt" ] && resume=(--resume)
+  if [ ! -f "$run/export/$id.onnx" ]; then
+    "$TRAIN" distill --teacher "$SHARED/models/cartoongan/$t.npz" --photos "$SHARED/photos/train" \
+      --out "$run" --teacher-cache "$RUNS/teacher_cache" --max-photos "$MAX_PHOTOS" \
+      --preset distill_lite_drawn --init-from "$INIT/$id.onnx" "${resume[@]}" \
+      --steps "$STEPS" --threads "$THREADS" --no-progress \
+      --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
+      --description "${LOOK[$t]} Real-time student of CartoonGAN ${NAME[$t]}." \
+      --attribution "Distilled by cartoon_cam from the CartoonGAN ${NAME[$t]} generator (Y. Chen, Y.-K. Lai, Y.-J. Liu, CVPR 2018; weights released by the authors) on photos listed in ../shared/photos/train/manifest.tsv" \
+      --licence "Non-commercial research use only (CartoonGAN research weights; training photos' terms)"
+  fi
+  # grid rows: a house under the sky, two faces, a face behind a mask, food (photo | teacher | stage 1 | new)
+  "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$INIT/$id.onnx" \
+    --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
+  cp "$run/export/$id.onnx" resources/styles/
+done
