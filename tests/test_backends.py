@@ -242,3 +242,52 @@ def test_torch_in_place_pre_post_equals_the_exported_wrapper(tmp_path: Path, col
         want = Uint8Wrapper(b.net, sf.manifest)(torch.from_numpy(rgb)[None])[0].numpy()
     assert got.flags.c_contiguous and got.dtype == np.uint8
     np.testing.assert_array_equal(got, want)
+
+
+def test_lite_drawn_options_start_from_the_colour_student_and_export_to_onnx(tmp_path: Path) -> None:
+    """``ink`` adds a full-resolution line branch that starts as a no-op (fine-tuning a colour
+    student starts from its own output); ``smooth_skip`` blurs the linear path, so independent pixel
+    noise reaches the output much weaker. Both run in ONNX Runtime as in torch (MaxPool black-hat)."""
+    torch.manual_seed(0)
+    base = create_model("lite").eval()
+    grown = create_model("lite", ink=4).eval()
+    missing = grown.load_state_dict(base.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("ink_") for k in missing)
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), base(x))
+        smooth = create_model("lite", smooth_skip=True).eval()
+        smooth.load_state_dict(base.state_dict())
+        with torch.no_grad():  # a strong linear path, so noise passthrough dominates
+            for net in (base, smooth):
+                net.skip.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+        noise = torch.randn(1, 3, 64, 96) * 0.02
+        gain = [float((net(x + noise) - net(x)).std()) for net in (base, smooth)]
+    assert gain[1] < 0.6 * gain[0], gain
+    sf = arch_style(tmp_path, "lite", ink=4, smooth_skip=True)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
+
+
+def test_an_exported_onnx_style_initialises_a_student(tmp_path: Path) -> None:
+    """Stage 2 of the built-in styles starts from the stage-1 ONNX style: the initializers of a
+    cartoon-cam-train ONNX export keep the state-dict names, so a student loads them exactly."""
+    import onnx
+
+    from cartoon_cam.inference.style import StyleManifest
+    from training.export import build_onnx
+    from training.trainer import load_generator_weights
+
+    torch.manual_seed(3)
+    cfg = {"ink": 4, "smooth_skip": True}
+    net = create_model("lite", **cfg).eval()
+    for p in net.parameters():  # the zero-initialised ink output too
+        p.data.add_(torch.randn_like(p) * 0.01)
+    proto = build_onnx(net, StyleManifest(id="t_lite", name="t", arch="lite", arch_config=cfg, size_multiple=8))
+    onnx.save(proto, str(tmp_path / "t.onnx"))
+    again = create_model("lite", **cfg).eval()
+    again.load_state_dict(load_generator_weights(str(tmp_path / "t.onnx")))  # strict: every weight, no extra
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), net(x))

@@ -117,3 +117,33 @@ def test_losses_are_float32_and_finite_under_bf16_autocast() -> None:
                L.edge_loss(x.bfloat16(), y)]
     for v in out:
         assert v.dtype == torch.float32 and torch.isfinite(v)
+
+
+def test_ink_weighted_pixel_loss_counts_errors_on_the_teachers_lines_more() -> None:
+    from training.losses import ink_weighted_pixel_loss, pixel_loss
+
+    teacher = torch.full((1, 3, 32, 32), 0.8)
+    teacher[:, :, :, 15:17] = -0.8  # a dark 2-px line: black-hat ink
+    student = teacher.clone()
+    assert ink_weighted_pixel_loss(student, teacher, 4.0).item() == 0.0
+    off_line, on_line = student.clone(), student.clone()
+    off_line[:, :, :, 2:4] -= 0.5  # the same error, away from the line ...
+    on_line[:, :, :, 15:17] += 0.5  # ... and on it
+    assert ink_weighted_pixel_loss(off_line, teacher, 0.0).item() == pytest.approx(pixel_loss(off_line, teacher).item())
+    assert ink_weighted_pixel_loss(on_line, teacher, 4.0).item() > 3 * ink_weighted_pixel_loss(off_line, teacher, 4.0).item()
+
+
+def test_shift_loss_and_camera_noise() -> None:
+    from training.distill import add_noise
+    from training.losses import shift_loss
+
+    x = torch.rand(1, 3, 40, 40) * 2 - 1
+    assert shift_loss(x, x).item() == 0.0
+    assert shift_loss(x, torch.roll(x, 1, dims=-1)).item() > 0.1
+    torch.manual_seed(0)
+    noisy = add_noise(x.expand(64, -1, -1, -1).clone(), 6.0)
+    assert noisy.min() >= -1 and noisy.max() <= 1
+    sigma = (noisy - x).flatten(1).std(dim=1) * 127.5  # per image, in levels: uniform in 0..6
+    assert 0 <= sigma.min() < 1.5 and 4.5 < sigma.max() <= 6.5
+    whole = add_noise([x[0], x[0]], 3.0)  # whole-image batches are lists of 3 x H x W
+    assert isinstance(whole, list) and whole[0].shape == x[0].shape and not torch.equal(whole[0], whole[1])
