@@ -188,3 +188,16 @@ def test_torch_black_hat_matches_opencv_and_ink_loss_prefers_drawing_the_line() 
     missing = ink_loss(blank, x, quantile=0.8).item()  # the teacher's lines left out
     extra = ink_loss(x, blank, quantile=0.8).item()  # lines the teacher did not draw
     assert missing > 3 * extra > 0
+
+
+def test_ink_loss_does_not_reward_a_uniform_darkening() -> None:
+    """The black-hat is blind to a uniform change of brightness, and so must the ink loss's gradient
+    be: a version that held the student's closing fixed rewarded darkening everything, and a
+    training run drifted to a black picture within 50 steps."""
+    from training.losses import ink_loss
+
+    teacher = torch.from_numpy(_line_drawing().astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None] * 0.8
+    student = torch.full_like(teacher, 0.1) + 0.05 * torch.randn_like(teacher)
+    c = torch.zeros((), requires_grad=True)
+    ink_loss(student + c, teacher, quantile=0.8).backward()
+    assert c.grad is not None and abs(c.grad.item()) < 1e-4

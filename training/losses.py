@@ -146,12 +146,10 @@ def ink_loss(student: torch.Tensor, teacher: torch.Tensor, quantile: float = 0.5
     """Quantile (pinball) loss between the black-hat maps of student and teacher, in units of 255
     levels. ``quantile`` > 0.5 charges a missing line more than an extra one: an L1-trained student
     unsure where a thin line goes leaves it out (the median of "line or not" is "not"), and the
-    asymmetry moves that decision towards drawing it. The student's closing is treated as a
-    constant (no gradient through the max filters): the loss darkens or lightens pixels."""
-    with torch.no_grad():  # the closing (local background level) is held fixed: the gradient goes
-        y = luma_levels(student)  # to the pixels themselves, darker where a line is missing (and the
-        bg = blackhat(student) + y  # op is ~70x cheaper than differentiating the running maxes)
-    d = (blackhat(teacher) - (bg - luma_levels(student))) / 255.0  # > 0: the teacher's line is missing
+    asymmetry moves that decision towards drawing it."""
+    # The student's black-hat must stay differentiable through its closing: holding the closing fixed
+    # (cheaper) breaks the invariance to a uniform darkening, and a run drifted to black in 50 steps.
+    d = (blackhat(teacher) - blackhat(student)) / 255.0  # > 0: the teacher's line is missing
     return torch.maximum(quantile * d, (quantile - 1.0) * d).mean() * 2.0
 
 

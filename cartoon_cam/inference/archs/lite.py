@@ -15,9 +15,9 @@ and the 1/2-resolution features (FiLM) and adds a per-image 3x3 colour matrix + 
 full-resolution skip path. ``ink = K`` (default 0) adds a full-resolution branch for drawn lines
 that sees K upsampled feature maps, the input pixels and the input's black-hat (:func:`blackhat`),
 so outlines can sit exactly on the photo's edges. ``smooth_skip`` blurs the input of the linear
-full-resolution path (3x3 binomial), so sensor noise is not copied to the output. ``norm = "body"`` (the default; ``"all"``: every stage but the head;
-``"none"``: no normalisation) is instance norm in the 1/8-resolution body, the teachers' own
-mechanism. Students with context or norm
+full-resolution path (3x3 binomial), so sensor noise is not copied to the output (the built-in
+styles use it). ``norm = "body"`` (the default; ``"all"``: every stage but the head; ``"none"``: no
+normalisation) is instance norm in the 1/8-resolution body, the teachers' own mechanism. Students with context or norm
 must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
 those of the frame.
 
@@ -61,8 +61,8 @@ def _dilate7(y: torch.Tensor) -> torch.Tensor:
 def blackhat(x: torch.Tensor) -> torch.Tensor:
     """Black-hat (closing − image) of the luma of NCHW RGB in [-1, 1], 7x7 ellipse → N x 1 x H x W in
     levels 0..255. Matches ``cv2.morphologyEx(L, MORPH_BLACKHAT, ellipse 7x7)`` (beyond the border
-    nothing counts, as with OpenCV's default border); dark thin lines give large values. Max pooling
-    only: differentiable, and exports to ONNX ``MaxPool``."""
+    nothing counts, as with OpenCV's default border); dark thin lines give large values. Pads and
+    element-wise maxima only: differentiable, and exports to ONNX (``Pad``, ``Max``)."""
     y = (x[:, 0:1] * _GRAY[0] + x[:, 1:2] * _GRAY[1] + x[:, 2:3] * _GRAY[2] + 1.0) * 127.5
     return -_dilate7(-_dilate7(y)) - y
 
