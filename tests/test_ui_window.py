@@ -380,3 +380,77 @@ def test_a_running_background_job_never_holds_up_closing_or_exit(qtbot, open_win
     assert w.run_in_worker(lambda: 1).cancelled()  # closed: nothing new runs
     release.set()
     assert fut.result(5) == "done"
+
+
+def _style_banners(w: MainWindow) -> list:
+    return [b for b in w.banners.banners() if b.key == "style"]
+
+
+def test_a_backend_that_cannot_run_keeps_the_style_and_is_not_saved(qtbot, open_window) -> None:  # noqa: ANN001
+    """Nothing silent: asking for CUDA on a CPU machine keeps the running style, says so in a
+    banner that stays, puts the combo back and does not save the choice."""
+    w = open_window(ScriptedSource(64, 48, fps=60), style="hayao_lite")
+    with qtbot.waitSignal(w.result_displayed, timeout=60_000,
+                          check_params_cb=_result_with(lambda r: r.style_id == "hayao_lite")):
+        pass
+    combo = w.controls.device_combo
+    combo.setCurrentIndex(combo.findData("cuda"))
+    with qtbot.waitSignal(w.banners.banner_shown, timeout=TIMEOUT) as blocker:
+        w.controls.backend_changed.emit("auto", "cuda")
+    banner = blocker.args[0]
+    assert banner.level == "error" and "keeping 'hayao_lite'" in banner.text and "cuda" in banner.text
+    assert combo.currentData() == "auto"  # put back
+    assert w.pipeline.backend_choice == ("auto", "auto")
+    assert w.settings.get("inference/device") == "auto"  # not saved
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "hayao_lite")):
+        pass
+    w.select_style("classic")  # another style loads: the banner about the failure stays
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "classic")):
+        pass
+    assert _style_banners(w) and _style_banners(w)[0].isVisibleTo(w)
+
+
+def test_a_first_style_that_fails_falls_back_with_a_banner_that_stays(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    w = open_window(ScriptedSource(64, 48, fps=60), style=str(broken))
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "classic")):
+        pass
+    qtbot.wait(100)  # let the style_changed event for the fallback arrive too
+    [banner] = _style_banners(w)
+    assert "broken.onnx" in banner.text and "using 'classic'" in banner.text
+    banner.dismiss()
+    assert not _style_banners(w)
+
+
+def test_devices_this_machine_cannot_run_are_greyed_out(qtbot, open_window, monkeypatch) -> None:  # noqa: ANN001
+    from cartoon_cam.ui import main_window
+
+    monkeypatch.setattr(main_window, "_unavailable_choices", lambda: {"cuda": "no CUDA GPU here"})
+    w = open_window(ScriptedSource(64, 48, fps=60))
+    qtbot.waitUntil(lambda: "cuda" in w.unavailable, timeout=TIMEOUT)
+    combo = w.controls.device_combo
+    item = combo.model().item(combo.findData("cuda"))
+    assert not item.isEnabled()
+    assert "no CUDA GPU here" in combo.itemData(combo.findData("cuda"), Qt.ItemDataRole.ToolTipRole)
+    assert combo.model().item(combo.findData("cpu")).isEnabled()
+
+
+def test_the_real_probe_knows_this_machine_has_no_cuda_when_it_has_none() -> None:
+    import ctypes.util
+
+    from cartoon_cam.inference.backends import unavailable_choices
+
+    reasons = unavailable_choices()
+    if ctypes.util.find_library("cuda") is None:
+        assert "cuda" in reasons
+
+
+def test_about_names_the_log_file() -> None:
+    from cartoon_cam.logs import log_file
+    from cartoon_cam.ui.main_window import about_text
+
+    assert str(log_file()) in about_text() and "crash.log" in about_text()
