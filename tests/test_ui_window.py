@@ -306,6 +306,10 @@ def test_settings_reject_unknown_keys_and_bad_values(qsettings: QSettings) -> No
     assert qsettings.value("settings_version") in (1, "1")
     with pytest.raises(KeyError):
         s.set("view/colour", "red")
+    qsettings.setValue("inference/quality", "99999")  # a saved size over the limits: the default
+    assert s.inference_size() is None
+    qsettings.setValue("inference/quality", "600")
+    assert s.inference_size() == 600
 
 
 def test_app_main_takes_a_screenshot_and_exits_0(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
