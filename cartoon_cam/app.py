@@ -110,6 +110,9 @@ def _parse_resolution(text: str | None) -> tuple[int, int] | None:
     w, sep, h = text.partition("x")
     if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
         raise InputError(f"--resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
+    from .limits import check_input_size
+
+    check_input_size(int(w), int(h), f"--resolution {text}")
     return int(w), int(h)
 
 

@@ -458,3 +458,20 @@ def test_about_names_the_log_file() -> None:
     from cartoon_cam.ui.main_window import about_text
 
     assert str(log_file()) in about_text() and "crash.log" in about_text()
+
+
+def test_opening_a_huge_picture_in_the_window_is_a_banner(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
+    from test_limits import huge_png
+
+    w = open_window(ScriptedSource(64, 48, fps=60))
+    with qtbot.waitSignal(w.banners.banner_shown, timeout=TIMEOUT) as blocker:
+        w.set_source_spec(str(huge_png(tmp_path / "big.png")))
+    assert "larger than the limit" in blocker.args[0].text
+    assert w.pipeline.source.kind != "image"  # the old source keeps running
+
+
+def test_window_resolution_over_the_limits_is_refused(capsys) -> None:
+    from cartoon_cam.cli import main
+
+    assert main(["--resolution", "20000x20000", "--source", "demo", "--quit-after", "0"]) == 2
+    assert "larger than the limit" in capsys.readouterr().err
