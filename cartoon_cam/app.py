@@ -297,7 +297,13 @@ def main(args: argparse.Namespace) -> int:
         from PySide6.QtWidgets import QApplication
     except ImportError as e:
         raise CartoonCamError(f"the window needs PySide6 ({e}); headless use: cartoon-cam live") from None
+    from .ui import (
+        qt_compat,  # first: guards None/True/False against PySide6 6.12.0's refcount bugs
+    )
     from .ui.app_settings import APPLICATION, ORGANIZATION, open_qsettings
+
+    log.info("PySide6 work-arounds: emit drops True %s, void calls drop None %s, singletons protected %s",
+             qt_compat.EMIT_DROPS_TRUE, qt_compat.VOID_DROPS_NONE, qt_compat.SINGLETONS_PROTECTED)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
