@@ -6,6 +6,7 @@ user folders changed."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sys
@@ -68,6 +69,11 @@ def folder_fingerprint(folders: tuple[Path, ...] | list[Path]) -> dict[str, tupl
 
 
 _REAL_BEFORE = folder_fingerprint(REAL_USER_DIRS)
+
+# before any test makes Qt calls: PySide6 6.12.0's refcount bugs would otherwise accumulate
+# (no PySide6: the Qt tests skip themselves)
+with contextlib.suppress(ImportError):
+    import cartoon_cam.ui.qt_compat  # noqa: F401
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
