@@ -47,8 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", choices=BACKENDS, default=None, help="inference backend (default: auto)")
     g.add_argument("--device", default=None, metavar="DEVICE",
                    help="auto | cpu | cuda | an ONNX Runtime provider (default: auto)")
+    from .limits import MAX_INFERENCE_SIZE, MIN_INFERENCE_SIZE
+
     g.add_argument("--size", type=int, default=None, metavar="PX",
-                   help="inference size, pixels on the long side (default: the style's)")
+                   help=f"inference size, pixels on the long side, {MIN_INFERENCE_SIZE}..{MAX_INFERENCE_SIZE} "
+                        "(default: the style's)")
     g.add_argument("--resolution", default=None, metavar="WxH",
                    help="camera resolution to ask for (the demo renders at this size)")
     g.add_argument("--fps", type=float, default=None, help="camera frame rate to ask for")
@@ -64,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="save a picture of the window and exit (after --quit-after, default 3 s)")
     g.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
                    help="close the window after this many seconds (exit status 0)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing --screenshot file")
 
 
 # ---------------------------------------------------------------------------- decisions (no Qt)
@@ -106,12 +110,18 @@ def _parse_resolution(text: str | None) -> tuple[int, int] | None:
     w, sep, h = text.partition("x")
     if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
         raise InputError(f"--resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
+    from .limits import check_input_size
+
+    check_input_size(int(w), int(h), f"--resolution {text}")
     return int(w), int(h)
 
 
 def _validate(args: argparse.Namespace) -> None:
-    if args.size is not None and args.size < 16:
-        raise InputError("--size must be at least 16 pixels")
+    """Every check of the command line that needs no Qt: run before Qt starts, so a bad argument
+    is one line and exit 2 even where the window could not open."""
+    from .limits import check_inference_size
+
+    check_inference_size(args.size)
     if args.strength is not None and not 0.0 <= args.strength <= 1.0:
         raise InputError("--strength must be between 0 and 1")
     if args.quit_after is not None and args.quit_after < 0:
@@ -120,9 +130,81 @@ def _validate(args: argparse.Namespace) -> None:
         raise InputError("--fps must be positive")
     _parse_resolution(args.resolution)
     if args.screenshot:
-        parent = Path(args.screenshot).expanduser().resolve().parent
+        from .files import check_output
+
+        shot = check_output(args.screenshot, overwrite=getattr(args, "overwrite", False), what="--screenshot")
+        parent = shot.resolve().parent
         if not parent.is_dir():
             raise InputError(f"--screenshot: folder {parent} does not exist")
+    if getattr(args, "style", None):
+        from .inference.catalog import StyleCatalog
+
+        check_style(args.style, StyleCatalog())
+    if getattr(args, "source", None):
+        from .core.sources import open_source
+
+        open_source(args.source).close()  # a missing file, a picture over the limits: exit 2
+
+
+# ---------------------------------------------------------------------------- display (no Qt)
+
+#: The libraries Qt 6's xcb (X11) platform plugin loads, and the Debian/Ubuntu packages that have
+#: them (Fedora: xcb-util-cursor, xcb-util-wm, xcb-util-image, xcb-util-keysyms,
+#: xcb-util-renderutil, libxkbcommon-x11).
+XCB_LIBRARIES: dict[str, str] = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+}
+
+
+def _can_load(name: str) -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
+
+
+def display_problem(env: dict[str, str] | None = None, platform: str | None = None,
+                    can_load: Any = None) -> str | None:
+    """Why the window cannot open here (one sentence naming the fix), or ``None`` when it should.
+
+    Qt aborts the process (SIGABRT) when its platform plugin cannot start; this checks the usual
+    reasons first on Linux: no display at all, or the X11 (xcb) plugin's system libraries missing.
+    ``QT_QPA_PLATFORM=offscreen`` (and other non-desktop platforms) need neither.
+    """
+    env = dict(os.environ) if env is None else env
+    platform = sys.platform if platform is None else platform
+    can_load = can_load or _can_load
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0].strip().lower()
+    if qpa and qpa not in ("xcb", "wayland", "wayland-egl"):
+        return None  # offscreen, minimal, eglfs, vnc…: no desktop display needed
+    x11, wayland = bool(env.get("DISPLAY")), bool(env.get("WAYLAND_DISPLAY"))
+    headless = "for headless use run 'cartoon-cam live' (see 'cartoon-cam live --help')"
+    if qpa.startswith("wayland"):
+        return None if wayland else f"the window needs a display (WAYLAND_DISPLAY is not set); {headless}"
+    if qpa == "xcb" and not x11:
+        return f"the window needs a display (DISPLAY is not set); {headless}"
+    if not x11 and not wayland:
+        return f"the window needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); {headless}"
+    if x11 and (qpa == "xcb" or not wayland):
+        missing = [pkg for lib, pkg in XCB_LIBRARIES.items() if not can_load(lib)]
+        if missing:
+            return (f"Qt's X11 platform plugin needs system libraries that are missing: install them with "
+                    f"'sudo apt install {' '.join(missing)}' (Debian/Ubuntu; see the README for other "
+                    f"systems), or {headless}")
+    return None
 
 
 # ---------------------------------------------------------------------------- construction
@@ -205,13 +287,23 @@ def seconds_since_launch() -> float:
 
 def main(args: argparse.Namespace) -> int:
     """Open the window; returns the exit status."""
-    _validate(args)
+    _validate(args)  # before Qt: a bad argument is exit 2 even where Qt could not start
+    problem = display_problem()
+    if problem:
+        print(f"cartoon-cam: error: {problem}", file=sys.stderr)
+        return 1
     try:
         from PySide6.QtCore import QCoreApplication, QEvent, QTimer
         from PySide6.QtWidgets import QApplication
     except ImportError as e:
         raise CartoonCamError(f"the window needs PySide6 ({e}); headless use: cartoon-cam live") from None
+    from .ui import (
+        qt_compat,  # first: guards None/True/False against PySide6 6.12.0's refcount bugs
+    )
     from .ui.app_settings import APPLICATION, ORGANIZATION, open_qsettings
+
+    log.info("PySide6 work-arounds: emit drops True %s, void calls drop None %s, singletons protected %s",
+             qt_compat.EMIT_DROPS_TRUE, qt_compat.VOID_DROPS_NONE, qt_compat.SINGLETONS_PROTECTED)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)

@@ -3,8 +3,18 @@
 ``cartoon-cam [--source ...] [--style ...]`` opens the window (see :mod:`cartoon_cam.app`);
 ``cartoon-cam SUBCOMMAND ...`` runs a subcommand from :mod:`cartoon_cam.commands`.
 
-Errors users can fix (bad arguments, unreadable inputs, unknown styles) print one line and exit 2;
-nothing prints a traceback unless ``--debug`` is given.
+Exit status, for every command:
+
+* **0** success;
+* **2** a usage or input problem (bad arguments, unreadable inputs, unknown styles, an output that
+  would replace an input or an existing file without ``--overwrite``, a style that cannot run on
+  the requested backend/device, an input over the size limits) — one ``cartoon-cam: error:`` line;
+* **1** a runtime failure (a recording or encoder failed, no display for the window, a requested
+  output that got nothing, an unexpected error — its traceback goes to the log file);
+* **130** interrupted with Ctrl-C.
+
+Nothing prints a traceback on stderr unless ``--debug`` is given; every run logs to the rotating
+log file in the user log folder (:mod:`cartoon_cam.logs`).
 """
 
 from __future__ import annotations
@@ -17,7 +27,11 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import CartoonCamError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EPILOG = ("exit status: 0 ok, 2 usage or input error, 1 runtime failure, 130 Ctrl-C. "
+          "Log file: {log}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,8 +41,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from . import commands
+    from .limits import describe_limits
+    from .logs import log_file
 
-    p = _Parser(prog="cartoon-cam", description="Real-time anime / cartoon webcam.")
+    p = _Parser(prog="cartoon-cam", description="Real-time anime / cartoon webcam.",
+                epilog=f"Limits: {describe_limits()}. " + EPILOG.format(log=log_file()))
     p.add_argument("--version", action="version", version=f"cartoon-cam {__version__}")
     p.add_argument("--debug", action="store_true", help="verbose logging and full tracebacks")
     p.add_argument("--self-test", action="store_true",
@@ -50,10 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from .logs import setup_logging
+
+    setup_logging(args.debug, list(argv) if argv is not None else None)
     run = getattr(args, "_run", None)
     try:
         if args.self_test:
@@ -74,12 +90,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # a file-system problem no command anticipated: still one line, no traceback
         if args.debug:
             raise
+        from .logs import FILE_ONLY
+
+        log.warning("unanticipated OSError", exc_info=True, extra=FILE_ONLY)
         where = f"{e.filename}: " if e.filename else ""
         print(f"cartoon-cam: error: {where}{e.strerror or e}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAIL
     except KeyboardInterrupt:
         print("cartoon-cam: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: one line here, the traceback in the log file
+        if args.debug:
+            raise
+        from .logs import FILE_ONLY, log_file
+
+        log.error("unexpected error", exc_info=True, extra=FILE_ONLY)
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        print(f"cartoon-cam: error: unexpected {type(e).__name__}{': ' + first if first else ''} "
+              f"(details in {log_file()})", file=sys.stderr)
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,9 @@
 Images (png, jpg, webp, bmp, tif) keep their format; videos (mp4, mov, mkv, webm, avi, ...) become
 H.264 MP4 with the audio copied (or re-encoded to AAC when MP4 cannot hold the original codec).
 Every output is written to a temporary file beside its destination and renamed at the end, so a
-failure never leaves a partial file. One bad input does not stop the batch.
+failure never leaves a partial file (a truncated video is kept only with ``keep_partial``). Outputs
+follow :mod:`cartoon_cam.files` (never an input, never an existing file unless ``overwrite``, the
+umask's permissions) and inputs :mod:`cartoon_cam.limits`. One bad input does not stop the batch.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, brief
+from .files import apply_umask, check_output
 from .inference.backends import Backend
 from .inference.style import atomic_write_bytes
+from .limits import check_image_file, check_input_size
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,10 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
     Grayscale is expanded to RGB, 16-bit is scaled to 8-bit, and the EXIF orientation (JPEG APP1,
     PNG ``eXIf``, WebP ``EXIF``; TIFF by OpenCV itself) is applied to colour and alpha alike.
+    An empty file, or a picture over :data:`cartoon_cam.limits.MAX_INPUT_PIXELS` (read from its
+    header, before decoding), is an :class:`InputError`.
     """
+    check_image_file(path)
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as e:
@@ -195,6 +202,21 @@ class VideoResult:
     frames: int = 0
     encoder: str = ""
     audio: str = "none"  # none | copied | aac
+    expected: int | None = None  # frames the container says it holds (when it says)
+    partial: str = ""  # why the video was cut short, when it was and the part was kept
+
+
+PARTIAL_KEPT = "kept the part converted"  # ends the warning for a truncated video kept in part
+
+
+class TruncatedVideoError(InputError):
+    """The input ended (or broke) before all its frames were decoded; nothing was written."""
+
+
+def _short_by(frames: int, expected: int | None) -> bool:
+    """True when ``frames`` decoded falls clearly short of the ``expected`` count (1% + 2 frames of
+    slack: containers round their frame counts)."""
+    return expected is not None and expected > 0 and frames < expected * 0.99 - 2
 
 
 def _even(n: int) -> int:
@@ -202,13 +224,17 @@ def _even(n: int) -> int:
 
 
 def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool = False,
-                  progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
+                  progress: Callable[[int, int | None], None] | None = None,
+                  keep_partial: bool = False) -> VideoResult:
     """Decode ``src`` with PyAV, cartoonize each frame, encode H.264 MP4 to ``dst`` (atomically).
 
     Timestamps are carried over from the input (variable frame rate stays correct), all streams
     shifted by one offset so that audio and video stay in sync (see :class:`_Clock`); the first audio
     stream is copied, or re-encoded to AAC if MP4 cannot carry it. Errors reading ``src`` raise
     :class:`InputError`, errors writing ``dst`` :class:`OutputError`; nothing is left at ``dst``.
+    A video that ends (or stops decoding) before the frame count its container declares raises
+    :class:`TruncatedVideoError` and writes nothing, unless ``keep_partial``: then the frames
+    converted are written and ``VideoResult.partial`` says what is missing.
     """
     import av
 
@@ -231,10 +257,12 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
         w0, h0 = vin.codec_context.width, vin.codec_context.height
         if not w0 or not h0:
             raise InputError(f"{src}: video stream has no size")
+        check_input_size(w0, h0, str(src))
         w, h = _even(w0), _even(h0)
         out_w = 2 * w if side_by_side else w
         rate = vin.average_rate or vin.guessed_rate or Fraction(30)
         total = vin.frames or (int(float(vin.duration * vin.time_base) * rate) if vin.duration else None)
+        declared = vin.frames or None  # exact when the container has an index (MP4, MOV)
 
         dst.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".part.mp4", dir=dst.parent)
@@ -261,7 +289,17 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
             clock = _Clock(streams)
             step = max(1, round(1 / (rate * tb)))  # one frame, for frames without a pts
             last_pts: int | None = None
-            for packet in _demux(inp, streams, src):
+            broken: list[str] = []
+
+            def packets() -> Iterator:
+                try:
+                    yield from _demux(inp, streams, src)
+                except InputError as e:  # the file breaks off mid-way
+                    if not keep_partial or res.frames == 0:
+                        raise
+                    broken.append(str(e))
+
+            for packet in packets():
                 if packet.stream is ain:
                     _mux_audio(out, packet, aout, transcoder, clock, src)
                     continue
@@ -292,6 +330,17 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
             out.close()
         if res.frames == 0:
             raise InputError(f"{src}: no decodable video frames")
+        res.expected = declared
+        short = _short_by(res.frames, declared)
+        if short or broken:
+            what = (f"{res.frames} of {declared} frames decoded" if short else
+                    f"decoding stopped after {res.frames} frames")
+            if not keep_partial:
+                raise TruncatedVideoError(f"{src}: the video is truncated or corrupt ({what}); nothing "
+                                          "was written (--keep-partial keeps the frames that convert)")
+            res.partial = f"{src}: the video is truncated or corrupt ({what}); {PARTIAL_KEPT}"
+            log.warning("%s", res.partial)
+        apply_umask(tmp)  # mkstemp made it 0600
         os.replace(tmp, dst)
         tmp = None
         return res
@@ -306,7 +355,7 @@ def convert_video(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
 
 
 def _av_msg(e: BaseException) -> str:
-    return getattr(e, "strerror", None) or str(e).splitlines()[0][:160]
+    return getattr(e, "strerror", None) or brief(e)
 
 
 class _Clock:
@@ -438,6 +487,7 @@ class Job:
 class BatchReport:
     done: list[Job] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    partial: list[tuple[Path, str]] = field(default_factory=list)  # written, but cut short (--keep-partial)
     frames: int = 0
     seconds: float = 0.0
 
@@ -491,32 +541,38 @@ def plan_outputs(files: list[Path], out: Path, *, single_file_ok: bool) -> list[
 
 
 def run_batch(backend: Backend, jobs: list[Job], *, side_by_side: bool = False, overwrite: bool = False,
+              keep_partial: bool = False,
               on_progress: Callable[[Job, int, int | None], None] | None = None,
               on_done: Callable[[Job, str | None], None] | None = None) -> BatchReport:
-    """Convert every job; failures are collected, never raised."""
+    """Convert every job; failures are collected, never raised. Every output is checked with
+    :func:`cartoon_cam.files.check_output` against *all* inputs of the batch, so one job can never
+    write over another job's input. A truncated video kept with ``keep_partial`` is in ``done``
+    and in ``partial`` (with the warning ``on_done`` receives too)."""
     rep = BatchReport()
     t0 = time.perf_counter()
+    inputs = [j.src for j in jobs]
     for job in jobs:
         err: str | None = None
         try:
-            if job.dst.resolve() == job.src.resolve():
-                raise OutputError(f"{job.dst}: refusing to overwrite the input")
-            if job.dst.exists() and not overwrite:
-                raise OutputError(f"{job.dst}: exists (use --overwrite to replace it)")
+            check_output(job.dst, inputs=inputs, overwrite=overwrite)
             if job.kind == "image":
                 convert_image(backend, job.src, job.dst, side_by_side=side_by_side)
                 rep.frames += 1
             else:
                 cb = (lambda n, tot, _j=job: on_progress(_j, n, tot)) if on_progress else None
-                r = convert_video(backend, job.src, job.dst, side_by_side=side_by_side, progress=cb)
+                r = convert_video(backend, job.src, job.dst, side_by_side=side_by_side, progress=cb,
+                                  keep_partial=keep_partial)
                 rep.frames += r.frames
+                if r.partial:
+                    rep.partial.append((job.src, r.partial))
+                    err = r.partial
             rep.done.append(job)
         except (InputError, OutputError) as e:
             err = str(e)
         except Exception as e:  # a model failure on one input must not stop the batch
             log.debug("conversion failed", exc_info=True)
-            err = f"{job.src}: conversion failed ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})"
-        if err:
+            err = f"{job.src}: conversion failed ({type(e).__name__}: {brief(e)})"
+        if err and job not in rep.done:
             rep.failed.append((job.src, err))
         if on_done:
             on_done(job, err)

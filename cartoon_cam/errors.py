@@ -21,3 +21,19 @@ class InputError(CartoonCamError):
 
 class OutputError(CartoonCamError):
     """An output cannot be written (permissions, disk full, bad path)."""
+
+
+def brief(what: object, limit: int = 160) -> str:
+    """The first line of an exception's message (or of a text), at most ``limit`` characters, cut
+    at a word boundary with "…" — never mid-word. An exception without a message gives its class
+    name."""
+    text = str(what).strip()
+    if not text and isinstance(what, BaseException):
+        text = type(what).__name__
+    text = " ".join(text.splitlines()[0].split()) if text else ""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if " " in cut and not text[limit].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"

@@ -71,3 +71,14 @@ def user_videos_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_videos_dir()) / APP_NAME
+
+
+_ENV_LOG = "CARTOON_CAM_LOG_DIR"
+
+
+def user_log_dir() -> Path:
+    """Where the log file and crash dumps go (``~/.local/state/cartoon_cam/log`` on Linux,
+    ``%LOCALAPPDATA%\\cartoon_cam\\Logs`` on Windows, ``~/Library/Logs/cartoon_cam`` on macOS).
+    Override with ``CARTOON_CAM_LOG_DIR``."""
+    env = os.environ.get(_ENV_LOG)
+    return Path(env) if env else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

@@ -1,11 +1,16 @@
-"""Shared fixtures. Qt runs offscreen; every test gets its own user-data folder; a test that leaves
-one of the app's threads (all named ``cartoon_cam-*``) running fails."""
+"""Shared fixtures. Qt runs offscreen; the whole session runs in a sandbox HOME (set here, at
+import time, before any fixture or test module runs — module- and session-scoped fixtures
+included); every test gets its own user-data folder; a test that leaves one of the app's threads
+(all named ``cartoon_cam-*``) running fails; and the session fails when anything under the real
+user folders changed."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -14,6 +19,71 @@ from collections.abc import Iterator
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
 from pathlib import Path  # noqa: E402
+
+import platformdirs  # noqa: E402
+
+#: The real user folders the app writes to, computed from the real environment *before* it is
+#: replaced below: the session fails if anything under them changes.
+REAL_USER_DIRS: tuple[Path, ...] = tuple(dict.fromkeys(Path(p) for p in (
+    platformdirs.user_cache_dir("cartoon_cam", appauthor=False),
+    platformdirs.user_data_dir("cartoon_cam", appauthor=False),
+    platformdirs.user_config_dir("cartoon_cam", appauthor=False),
+    platformdirs.user_state_dir("cartoon_cam", appauthor=False),  # the log folder is inside
+    platformdirs.user_log_dir("cartoon_cam", appauthor=False),
+    Path(platformdirs.user_pictures_dir()) / "cartoon_cam",
+    Path(platformdirs.user_videos_dir()) / "cartoon_cam",
+)))
+SANDBOX = Path(tempfile.mkdtemp(prefix="cartoon_cam-tests-"))
+_SANDBOX_ENV = {
+    "HOME": SANDBOX / "home",
+    "USERPROFILE": SANDBOX / "home",  # Windows' Path.home()
+    "XDG_CONFIG_HOME": SANDBOX / "config",
+    "XDG_CACHE_HOME": SANDBOX / "cache",
+    "XDG_DATA_HOME": SANDBOX / "data",
+    "XDG_STATE_HOME": SANDBOX / "state",
+    "XDG_PICTURES_DIR": SANDBOX / "home" / "Pictures",
+    "XDG_VIDEOS_DIR": SANDBOX / "home" / "Videos",
+    "CARTOON_CAM_DATA_DIR": SANDBOX / "data" / "cartoon_cam",
+    "CARTOON_CAM_LOG_DIR": SANDBOX / "state" / "cartoon_cam" / "log",
+}
+for _k, _v in _SANDBOX_ENV.items():
+    _v.mkdir(parents=True, exist_ok=True)
+    os.environ[_k] = str(_v)
+
+
+def folder_fingerprint(folders: tuple[Path, ...] | list[Path]) -> dict[str, tuple[int, int]]:
+    """``{path: (size, mtime_ns)}`` of every file and folder under ``folders`` (absent: nothing)."""
+    out: dict[str, tuple[int, int]] = {}
+    for root in folders:
+        if not root.exists():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in [*dirnames, *filenames, ""]:
+                p = Path(dirpath) / name
+                try:
+                    st = p.lstat()
+                except OSError:
+                    continue
+                out[str(p)] = (st.st_size if name in filenames else 0, st.st_mtime_ns)
+    return out
+
+
+_REAL_BEFORE = folder_fingerprint(REAL_USER_DIRS)
+
+# before any test makes Qt calls: PySide6 6.12.0's refcount bugs would otherwise accumulate
+# (no PySide6: the Qt tests skip themselves)
+with contextlib.suppress(ImportError):
+    import cartoon_cam.ui.qt_compat  # noqa: F401
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test changed anything under the real user folders."""
+    after = folder_fingerprint(REAL_USER_DIRS)
+    changed = sorted(k for k in set(_REAL_BEFORE) | set(after) if _REAL_BEFORE.get(k) != after.get(k))
+    if changed:
+        sys.stderr.write("\nFAILED: the test run changed the real user folders:\n  "
+                         + "\n  ".join(changed[:20]) + ("\n  …" if len(changed) > 20 else "") + "\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

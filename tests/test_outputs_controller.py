@@ -125,7 +125,7 @@ def test_record_toggle_shows_elapsed_and_saves(env, qtbot) -> None:
         ctl.record_action.trigger()  # R
     assert sig.args == [True] and ctl.record_action.isChecked()
     rec = ctl.recorder
-    qtbot.waitUntil(lambda: rec.frames_written >= 30 and rec.elapsed >= 1.0, timeout=10_000)
+    qtbot.waitUntil(lambda: rec.frames_written >= 30 and rec.elapsed >= 1.0, timeout=60_000)  # events, not speed
     qtbot.waitUntil(lambda: ctl.record_action.text() == "■ 00:01", timeout=5_000)
     with qtbot.waitSignal(ctl.recording_changed, timeout=5_000):
         ctl.record_action.trigger()
@@ -253,8 +253,9 @@ def test_shutdown_keeps_one_overall_deadline(env) -> None:
         ctl._background(lambda: release.wait(30), lambda _r, _e: None)
     assert sum(t.name == "cartoon_cam-outputs-io" for t in threading.enumerate()) == 3
     t0 = time.perf_counter()
-    ctl.shutdown(timeout=0.5)
-    assert time.perf_counter() - t0 < 1.5
+    ctl.shutdown(timeout=3.0)
+    # one deadline: well under the 3 x 3 s that waiting per job would take (generous for a loaded machine)
+    assert time.perf_counter() - t0 < 8.0
     assert not ctl.wait_finished(timeout=0.1)
     release.set()
     assert ctl.wait_finished(timeout=5)

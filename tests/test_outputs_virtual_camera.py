@@ -136,9 +136,9 @@ def test_paced_at_the_source_rate_with_the_newest_result() -> None:
     vc.stop()
     cam = made[0]
     sent = len(cam.frames)
-    assert 15 <= sent <= 25, sent
+    assert 10 <= sent <= 25, sent  # 20 fps for 1 s; fewer when a loaded machine wakes threads late
     gaps = np.diff(cam.times)
-    assert abs(float(np.median(gaps)) - 0.05) < 0.01
+    assert abs(float(np.median(gaps)) - 0.05) < 0.02
     assert vc.frames_composed <= sent  # only the newest result is composed at each tick
     markers = [int(f[0, 0, 2]) for f in cam.frames[1:]]  # letterbox-free size: pixel (0,0) maps 1:1
     assert markers == sorted(markers)

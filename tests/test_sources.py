@@ -105,14 +105,14 @@ def test_demo_is_paced_and_interruptible() -> None:
     for _ in range(6):
         d.read()
     elapsed = time.perf_counter() - t0
-    assert 0.08 <= elapsed < 0.5  # 5 periods of 20 ms (the first frame is immediate)
-    slow = DemoSource(64, 48, fps=0.5)
+    assert 0.08 <= elapsed < 5.0  # paced: at least 5 periods of 20 ms (upper bound: a loaded machine)
+    slow = DemoSource(64, 48, fps=0.05)
     slow.open()
     slow.read()
     threading.Timer(0.05, slow.interrupt).start()
     t0 = time.perf_counter()
     slow.read()
-    assert time.perf_counter() - t0 < 1.0  # a 2 s wait cut short
+    assert time.perf_counter() - t0 < 10.0  # a 20 s wait cut short
 
 
 # ----------------------------------------------------------------- files
@@ -160,7 +160,7 @@ def test_video_file_source_paces_and_loops(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - t0
     for f in frames:
         _check_frame(f, 24, 32)
-    assert 0.15 < elapsed < 1.5  # 11 periods of 20 ms
+    assert 0.15 < elapsed < 10.0  # paced: at least 11 periods of 20 ms (upper bound: a loaded machine)
     assert s.frame_count == 12
     s.close()
     once = VideoFileSource(p, loop=False, fps=1000)

@@ -306,6 +306,10 @@ def test_settings_reject_unknown_keys_and_bad_values(qsettings: QSettings) -> No
     assert qsettings.value("settings_version") in (1, "1")
     with pytest.raises(KeyError):
         s.set("view/colour", "red")
+    qsettings.setValue("inference/quality", "99999")  # a saved size over the limits: the default
+    assert s.inference_size() is None
+    qsettings.setValue("inference/quality", "600")
+    assert s.inference_size() == 600
 
 
 def test_app_main_takes_a_screenshot_and_exits_0(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
@@ -380,3 +384,94 @@ def test_a_running_background_job_never_holds_up_closing_or_exit(qtbot, open_win
     assert w.run_in_worker(lambda: 1).cancelled()  # closed: nothing new runs
     release.set()
     assert fut.result(5) == "done"
+
+
+def _style_banners(w: MainWindow) -> list:
+    return [b for b in w.banners.banners() if b.key == "style"]
+
+
+def test_a_backend_that_cannot_run_keeps_the_style_and_is_not_saved(qtbot, open_window) -> None:  # noqa: ANN001
+    """Nothing silent: asking for CUDA on a CPU machine keeps the running style, says so in a
+    banner that stays, puts the combo back and does not save the choice."""
+    w = open_window(ScriptedSource(64, 48, fps=60), style="hayao_lite")
+    with qtbot.waitSignal(w.result_displayed, timeout=60_000,
+                          check_params_cb=_result_with(lambda r: r.style_id == "hayao_lite")):
+        pass
+    combo = w.controls.device_combo
+    combo.setCurrentIndex(combo.findData("cuda"))
+    with qtbot.waitSignal(w.banners.banner_shown, timeout=TIMEOUT) as blocker:
+        w.controls.backend_changed.emit("auto", "cuda")
+    banner = blocker.args[0]
+    assert banner.level == "error" and "keeping 'hayao_lite'" in banner.text and "cuda" in banner.text
+    assert combo.currentData() == "auto"  # put back
+    assert w.pipeline.backend_choice == ("auto", "auto")
+    assert w.settings.get("inference/device") == "auto"  # not saved
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "hayao_lite")):
+        pass
+    w.select_style("classic")  # another style loads: the banner about the failure stays
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "classic")):
+        pass
+    assert _style_banners(w) and _style_banners(w)[0].isVisibleTo(w)
+
+
+def test_a_first_style_that_fails_falls_back_with_a_banner_that_stays(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    w = open_window(ScriptedSource(64, 48, fps=60), style=str(broken))
+    with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,
+                          check_params_cb=_result_with(lambda r: r.style_id == "classic")):
+        pass
+    qtbot.wait(100)  # let the style_changed event for the fallback arrive too
+    [banner] = _style_banners(w)
+    assert "broken.onnx" in banner.text and "using 'classic'" in banner.text
+    banner.dismiss()
+    assert not _style_banners(w)
+
+
+def test_devices_this_machine_cannot_run_are_greyed_out(qtbot, open_window, monkeypatch) -> None:  # noqa: ANN001
+    from cartoon_cam.ui import main_window
+
+    monkeypatch.setattr(main_window, "_unavailable_choices", lambda: {"cuda": "no CUDA GPU here"})
+    w = open_window(ScriptedSource(64, 48, fps=60))
+    qtbot.waitUntil(lambda: "cuda" in w.unavailable, timeout=TIMEOUT)
+    combo = w.controls.device_combo
+    item = combo.model().item(combo.findData("cuda"))
+    assert not item.isEnabled()
+    assert "no CUDA GPU here" in combo.itemData(combo.findData("cuda"), Qt.ItemDataRole.ToolTipRole)
+    assert combo.model().item(combo.findData("cpu")).isEnabled()
+
+
+def test_the_real_probe_knows_this_machine_has_no_cuda_when_it_has_none() -> None:
+    import ctypes.util
+
+    from cartoon_cam.inference.backends import unavailable_choices
+
+    reasons = unavailable_choices()
+    if ctypes.util.find_library("cuda") is None:
+        assert "cuda" in reasons
+
+
+def test_about_names_the_log_file() -> None:
+    from cartoon_cam.logs import log_file
+    from cartoon_cam.ui.main_window import about_text
+
+    assert str(log_file()) in about_text() and "crash.log" in about_text()
+
+
+def test_opening_a_huge_picture_in_the_window_is_a_banner(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
+    from test_limits import huge_png
+
+    w = open_window(ScriptedSource(64, 48, fps=60))
+    with qtbot.waitSignal(w.banners.banner_shown, timeout=TIMEOUT) as blocker:
+        w.set_source_spec(str(huge_png(tmp_path / "big.png")))
+    assert "larger than the limit" in blocker.args[0].text
+    assert w.pipeline.source.kind != "image"  # the old source keeps running
+
+
+def test_window_resolution_over_the_limits_is_refused(capsys) -> None:
+    from cartoon_cam.cli import main
+
+    assert main(["--resolution", "20000x20000", "--source", "demo", "--quit-after", "0"]) == 2
+    assert "larger than the limit" in capsys.readouterr().err

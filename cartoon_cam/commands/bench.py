@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,11 +68,13 @@ class Row:
 
     @property
     def overhead_ms(self) -> float | None:
-        return None if self.model_ms is None else self.e2e_ms - self.model_ms
+        """End to end minus the network alone. Both are medians of separate runs, so noise can make
+        the difference negative when the overhead is tiny: it is shown as 0, never below."""
+        return None if self.model_ms is None else max(0.0, self.e2e_ms - self.model_ms)
 
     @property
     def e2e_share(self) -> float | None:
-        return None if self.model_ms is None else self.model_ms / self.e2e_ms
+        return None if self.model_ms is None else min(1.0, self.model_ms / self.e2e_ms)
 
 
 def _time(fn: Callable[[], object], seconds: float, min_frames: int) -> float:
@@ -209,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
                 if st.manifest.fixed_size and size != sizes[0]:
                     continue  # a fixed-size model runs at one size only
                 rows.append(bench_case(st, kind, size, frame, args.device, args.seconds, args.min_frames))
-                print(format_table(rows[-1:], False).splitlines()[-1], flush=True)
-    print()
+                r = rows[-1]  # progress on stderr; the table goes to stdout once, at the end
+                print(f"measured {r.style} / {r.backend} / {r.size}: {r.e2e_ms:.1f} ms", file=sys.stderr,
+                      flush=True)
     print(format_table(rows, args.markdown))
     return 0

@@ -14,6 +14,11 @@ HELP = "cartoonize images, folders and videos"
 
 
 def register(p: argparse.ArgumentParser) -> None:
+    from ..limits import describe_limits
+
+    p.epilog = (f"Limits: {describe_limits()}. Exit status: 0 every input converted; 2 an input could not "
+                "be used or was truncated, or an output exists without --overwrite; 1 runtime failure; "
+                "130 Ctrl-C.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image / video files or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder, or a file name when converting a single input")
@@ -21,14 +26,17 @@ def register(p: argparse.ArgumentParser) -> None:
     add_backend_args(p)
     p.add_argument("--side-by-side", action="store_true", help="write original | cartoon side by side")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (an input is never written over)")
+    p.add_argument("--keep-partial", action="store_true",
+                   help="keep what converts of a truncated or corrupt video (the exit status is 2 anyway)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..convert import collect_inputs, plan_outputs, run_batch
+    from ..convert import PARTIAL_KEPT, collect_inputs, plan_outputs, run_batch
     from ..inference.backends import create_backend
     from ..inference.catalog import load_style
 
@@ -57,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
         if fb is not None:
             fb.close()
         if err:
-            tqdm.write(f"cartoon-cam: error: {err}", file=sys.stderr)
+            kind = "warning" if err.endswith(PARTIAL_KEPT) else "error"
+            tqdm.write(f"cartoon-cam: {kind}: {err}", file=sys.stderr)
         bar.update(1)
 
     try:
         rep = run_batch(backend, jobs, side_by_side=args.side_by_side, overwrite=args.overwrite,
-                        on_progress=on_progress, on_done=on_done)
+                        keep_partial=args.keep_partial, on_progress=on_progress, on_done=on_done)
     finally:
         bar.close()
         backend.close()
@@ -72,5 +81,6 @@ def run(args: argparse.Namespace) -> int:
     failed = len(rep.failed) + len(problems)
     print(f"converted {len(rep.done)} file(s) ({n_img} image(s), {n_vid} video(s), {rep.frames} frame(s)) "
           f"in {rep.seconds:.1f} s ({fps:.1f} frames/s) with style {style.id!r} on {backend.describe()}"
-          + (f"; {failed} failed" if failed else ""))
-    return 2 if failed else 0
+          + (f"; {failed} failed" if failed else "")
+          + (f"; {len(rep.partial)} truncated (kept in part)" if rep.partial else ""))
+    return 2 if failed or rep.partial else 0

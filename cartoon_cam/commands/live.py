@@ -2,8 +2,14 @@
 
 Runs capture → style → outputs (recording, virtual camera, periodic snapshots), prints the stats
 every few seconds, and stops cleanly on Ctrl-C, SIGTERM, ``--duration`` or the end of a video file
-(played once unless ``--loop``), finalising every output. A recording that fails (disk full...) ends
-the run with status 1; a missing virtual-camera driver is reported and the run goes on.
+(played once unless ``--loop``), finalising every output. A missing virtual-camera driver is
+reported and the run goes on.
+
+Exit status: 0 when every requested output got something; 2 for a usage or input problem found
+before anything opens (bad arguments, ``--record`` naming the source or an existing file without
+``--overwrite``, a style that cannot run on the requested backend/device, a source over the size
+limits); 1 when something failed while running (the recording failed or got no frame, no snapshot
+could be written, the style could not be loaded); 130 after Ctrl-C (everything is still finalised).
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import check_output
+from ..limits import describe_limits
 from ._common import add_backend_args
 
 NAME = "live"
 HELP = "run the live pipeline headless: record, feed a virtual camera, take snapshots"
+EPILOG = (f"Limits: {describe_limits()}. Exit status: 0 ok; 2 usage or input error (nothing was "
+          "opened); 1 runtime failure or a requested output that got nothing; 130 Ctrl-C.")
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FPS_REFRESH_S = 0.5  # how often the virtual camera's send rate follows the source's frame rate
 
 
@@ -49,7 +60,10 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="demo | camera | camera:INDEX | camera:NAME | a video or image file (default: camera)")
     p.add_argument("--loop", action="store_true",
                    help="play a video file in a loop (default: once, then stop)")
-    p.add_argument("--style", required=True, metavar="STYLE", help="style id (see `styles list`) or a model file")
+    p.epilog = EPILOG
+    p.add_argument("--style", default=None, metavar="STYLE",
+                   help="style id (see `styles list`) or a model file (default: the window's default, "
+                        "the best built-in this machine runs in real time)")
     add_backend_args(p)
     p.add_argument("--resolution", type=_wxh, default=None, metavar="WxH",
                    help="capture size to ask the camera (or the demo) for")
@@ -57,7 +71,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action="store_true",
                    help="mirror the frames at capture (recording, snapshots; the virtual camera "
                         "follows --vcam-mirror only)")
-    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4", help="record to this MP4 file")
+    p.add_argument("--record", type=Path, default=None, metavar="OUT.mp4",
+                   help="record to this MP4 file (never the source; an existing file only with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --record file")
     p.add_argument("--audio", action="store_true",
                    help="record the microphone too (needs the 'audio' extra and an input device)")
     p.add_argument("--side-by-side", action="store_true",
@@ -83,33 +99,86 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
+def _source_file(spec: str) -> Path | None:
+    """The file a ``--source`` spec names, if it names one."""
+    low = spec.strip().lower()
+    if low == "demo" or low == "camera" or low.startswith("camera:"):
+        return None
+    p = Path(spec.strip()).expanduser()
+    return p if p.exists() else None
+
+
+def _choose_style(args: argparse.Namespace, say) -> str:
+    """``--style``, or the window's default style (saying which)."""
+    if args.style:
+        return args.style
+    from ..inference.catalog import StyleCatalog
+
+    style = StyleCatalog().default_style_id()
+    say(f"style: {style} (the default on this machine; choose another with --style)")
+    return style
+
+
+def _check_style_runs(style: str, args: argparse.Namespace) -> None:
+    """Build (and close) the backend once, so a style that cannot run on the requested
+    backend/device is a usage error (exit 2) before anything opens, never a silent fallback."""
+    from ..inference.backends import create_backend
+    from ..inference.catalog import load_style
+
+    sf = load_style(style)  # an unknown style or a broken file fails here, with its reason
+    b = create_backend(sf, backend=args.backend, device=args.device, size=args.size)
+    b.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.pipeline import Pipeline, PipelineEvent
     from ..core.sources import open_source
-    from ..inference.catalog import load_style
     from ..outputs.compose import OutputEvent
     from ..outputs.recorder import Recorder
     from ..outputs.snapshot import SnapshotWriter
     from ..outputs.virtual_camera import VirtualCamera, VirtualCameraError
 
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    # ---- every check that can fail before anything opens (exit 2)
     if args.audio and args.record is None:
         raise InputError("--audio needs --record")
     if args.snapshot_dir is not None and args.snapshot_every is None:
         raise InputError("--snapshot-dir needs --snapshot-every")
+    src_file = _source_file(args.source)
+    if args.record is not None:
+        check_output(args.record, inputs=[src_file] if src_file else [], overwrite=args.overwrite,
+                     what="--record")
+    if args.snapshot_dir is not None and args.snapshot_dir.exists() and not args.snapshot_dir.is_dir():
+        raise InputError(f"--snapshot-dir {args.snapshot_dir} is not a folder")
     layout = "side_by_side" if args.side_by_side else "cartoon"
     w, h = args.resolution or (None, None)
     source = open_source(args.source, width=w, height=h, fps=args.fps, loop=args.loop)
+    try:
+        style = _choose_style(args, say)
+        _check_style_runs(style, args)
+    except BaseException:
+        source.close()
+        raise
 
     stop = threading.Event()
-    status = {"code": 0, "why": ""}
+    status = {"code": EXIT_OK, "why": ""}
+    seen = {"opened": False, "snapshots": 0, "snapshot_errors": 0}
 
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+    def fail(code: int, why: str) -> None:
+        if status["code"] == EXIT_OK:
+            status["code"], status["why"] = code, why
 
     def on_pipeline_event(ev: PipelineEvent) -> None:
         say(f"[{ev.kind}] {ev.message}")
+        if ev.kind in ("source_opened", "source_recovered"):
+            seen["opened"] = True
         if ev.kind == "source_ended":
-            status["why"] = "the source ended"
+            status["why"] = status["why"] or "the source ended"
+            stop.set()
+        if ev.kind == "style_failed":  # no silent fallback: the style asked for is the one that runs
+            fail(EXIT_FAIL, "the style could not be loaded")
             stop.set()
 
     def on_output_event(ev: OutputEvent) -> None:
@@ -117,18 +186,22 @@ def run(args: argparse.Namespace) -> int:
             say(f"cartoon-cam: {ev.kind}: {ev.message}")
         else:
             say(f"[{ev.output}] {ev.message}")
+        if ev.output == "snapshot":
+            seen["snapshots" if ev.kind == "saved" else "snapshot_errors"] += 1
         if ev.output == "recorder" and ev.kind == "error":
-            status["code"], status["why"] = 1, "the recording failed"
+            fail(EXIT_FAIL, "the recording failed")
             stop.set()
 
-    load_style(args.style)  # an unknown style or a broken file fails here, with its reason (exit 2)
-    pipeline = Pipeline(source, args.style, backend=args.backend, device=args.device,
-                        size=args.size, mirror=args.mirror, on_event=on_pipeline_event)
+    pipeline = Pipeline(source, style, backend=args.backend, device=args.device,
+                        size=args.size, mirror=args.mirror, on_event=on_pipeline_event,
+                        fallback_style=None)
     recorder = vcam = snaps = None
     previous = {}
+    interrupted = {"sigint": False}
 
     def on_signal(signum, _frame) -> None:
         status["why"] = signal.Signals(signum).name
+        interrupted["sigint"] = interrupted["sigint"] or signum == signal.SIGINT
         stop.set()
 
     if threading.current_thread() is threading.main_thread():
@@ -138,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.record is not None:  # before the pipeline starts: a bad path fails fast (exit 2)
             recorder = Recorder(args.record, layout=layout, fps=source.fps, audio=args.audio,
-                                on_event=on_output_event).start()
+                                on_event=on_output_event, overwrite=args.overwrite).start()
         pipeline.start()
         if recorder is not None:
             pipeline.add_sink(recorder.submit)
@@ -171,11 +244,23 @@ def run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t_start
     why = f" ({status['why']})" if status["why"] else ""
     say(f"stopped after {took:.1f} s{why}")
-    if recorder is not None and recorder.error is None and recorder.frames_written:
-        info = recorder.info
-        say(f"recorded {info.frames} frames, {info.duration_s:.1f} s, {info.dropped} dropped "
-            f"({info.encoder}) to {info.path}")
-    return status["code"]
+    never = "" if seen["opened"] else " (the source never opened)"
+    if recorder is not None:
+        if recorder.error is None and recorder.frames_written:
+            info = recorder.info
+            say(f"recorded {info.frames} frames, {info.duration_s:.1f} s, {info.dropped} dropped "
+                f"({info.encoder}) to {info.path}")
+        elif recorder.error is None:
+            say(f"cartoon-cam: error: nothing was recorded to {args.record}{never}; no file was left")
+            fail(EXIT_FAIL, "nothing was recorded")
+    if snaps is not None and seen["snapshots"] == 0:
+        what = (f"{seen['snapshot_errors']} failed" if seen["snapshot_errors"]
+                else f"no frame was ready{never}")
+        say(f"cartoon-cam: error: no snapshot was written to {snaps.folder} ({what})")
+        fail(EXIT_FAIL, "no snapshot was written")
+    if interrupted["sigint"] and status["code"] == EXIT_OK:
+        return EXIT_INTERRUPTED
+    return int(status["code"])
 
 
 def _wait_source(pipeline, stop: threading.Event, timeout: float) -> None:
@@ -223,13 +308,18 @@ def _loop(args, pipeline, recorder, vcam, snaps, stop: threading.Event, t_start:
         stop.wait(max(0.0, min(wake) - time.perf_counter()) if wake else 1.0)
 
 
+def _ms(v: float) -> str:
+    """``  42 ms``, or ``   - ms`` before there is anything to measure (never ``nan``)."""
+    return "   - ms" if v != v else f"{v:4.0f} ms"  # v != v: NaN
+
+
 def _stats_line(elapsed: float, pipeline, recorder, vcam) -> str:
     s = pipeline.stats()
     parts = [
         f"{_clock(elapsed)}",
         f"capture {s.capture_fps:5.1f} fps",
         f"cartoon {s.inference_fps:5.1f} fps",
-        f"latency p50 {s.latency_p50_ms:4.0f} ms p95 {s.latency_p95_ms:4.0f} ms",
+        f"latency p50 {_ms(s.latency_p50_ms)} p95 {_ms(s.latency_p95_ms)}",
         f"dropped {s.dropped}",
         f"style {s.style_id or '-'}",
     ]

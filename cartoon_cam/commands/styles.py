@@ -46,6 +46,7 @@ def register(p: argparse.ArgumentParser) -> None:
     ex.add_argument("--onnx", required=True, metavar="OUT", help="output .onnx file")
     ex.add_argument("--fp16", action="store_true", help="half-precision weights (for GPU providers)")
     ex.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing OUT file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
         if out.suffix.lower() != ".onnx":
             raise InputError(f"{out}: the output file must end in .onnx")
         sf = cat.resolve(args.id)
+        from ..files import check_output
+
+        check_output(out, inputs=[sf.path] if sf.path else [], overwrite=args.overwrite, what="--onnx")
         try:  # fail before the (slow) export when the destination cannot exist
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:

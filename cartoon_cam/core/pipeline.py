@@ -32,7 +32,9 @@ from pathlib import Path
 
 import cv2
 
+from ..errors import InputError
 from ..inference.backends.base import RunCancelled
+from ..limits import check_inference_size
 from .frames import Frame, ResultFrame
 from .sources.base import FrameSource, SourceEnded
 from .stats import LatencyWindow, RateMeter
@@ -124,7 +126,10 @@ class Pipeline:
 
     ``style`` is a style id or a style/model file path. ``backend``/``device`` are passed to
     :func:`cartoon_cam.inference.backends.create_backend`; ``size`` is the inference long side
-    (``None``: the style's recommendation). ``on_event`` is called on pipeline threads.
+    (``None``: the style's recommendation), within :mod:`cartoon_cam.limits` (``ValueError``
+    otherwise). ``on_event`` is called on pipeline threads. ``fallback_style``: what to run when the
+    *first* style cannot be loaded (``None``: nothing — the results are the original frames and the
+    ``style_failed`` event says so; ``live`` then stops, the window keeps showing).
     """
 
     def __init__(self, source: FrameSource, style: str | Path, *, backend: str = "auto",
@@ -132,7 +137,9 @@ class Pipeline:
                  on_event: Callable[[PipelineEvent], None] | None = None,
                  strength: float = 1.0, cache_size: int = 3,
                  reconnect_delay: tuple[float, float] = (0.25, 4.0),
-                 worker_nice: int = 5) -> None:
+                 worker_nice: int = 5, fallback_style: str | None = FALLBACK_STYLE) -> None:
+        size = _checked_size(size)
+        self.fallback_style = fallback_style
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # mailbox + commands for the inference thread
         self._loader_cond = threading.Condition()
@@ -162,6 +169,7 @@ class Pipeline:
         self._running_backend: object | None = None  # the backend inside process(), for cancel()
         self._warming_backend: object | None = None  # the backend the loader is warming up
         self._passthrough = False
+        self._running_style: str | Path = style
         self.cache_size = max(1, int(cache_size))
         # listeners and sinks
         self._listeners: list[Callable[[PipelineEvent], None]] = [on_event] if on_event else []
@@ -305,9 +313,7 @@ class Pipeline:
 
     def set_size(self, size: int | None) -> None:
         """Inference long side in pixels (``None``: the style's recommendation); next frame on."""
-        if size is not None and int(size) < 16:
-            raise ValueError("inference size must be at least 16 pixels")
-        self._size = None if size is None else int(size)
+        self._size = _checked_size(size)
 
     def set_mirror(self, on: bool) -> None:
         """Flip frames left↔right at capture, so the cartoon, recordings and snapshots are mirrored
@@ -593,6 +599,7 @@ class Pipeline:
         def swap(key: BackendKey, b: object, style: str | Path) -> None:
             nonlocal backend, current_key
             backend, current_key = b, key
+            self._running_style = style
             self._passthrough = False
             cache[key] = (b, style)
             cache.move_to_end(key)
@@ -627,7 +634,7 @@ class Pipeline:
                                 cache[key] = (res, style)
                                 evict()
                         elif tok == token:
-                            self._on_style_failed(key, style, res, backend is not None)
+                            self._on_style_failed(key, style, res, backend is not None, current_key, tok)
                     # 2. a new style request: from the cache at once, else via the loader
                     if token != handled:
                         handled = token
@@ -655,16 +662,27 @@ class Pipeline:
                 except Exception:
                     log.exception("closing a backend failed")
 
-    def _on_style_failed(self, key: BackendKey, style: str | Path, err: object, have_backend: bool) -> None:
-        """Keep the running style; with none yet, fall back to classic, then to pass-through."""
+    def _on_style_failed(self, key: BackendKey, style: str | Path, err: object, have_backend: bool,
+                         running: BackendKey | None = None, token: int | None = None) -> None:
+        """Keep the running style (and put the requested style and backend/device back to what
+        runs, so the next change does not retry the failed choice); with none yet, fall back to
+        :attr:`fallback_style`, then to pass-through."""
         msg = _sentence(err, end="") if isinstance(err, BaseException) else str(err)
         name = Path(key[0]).name
+        if have_backend and running is not None:
+            with self._cond:
+                if token is None or self._style_token == token:  # else a newer request wins
+                    if (self._backend_choice, self._device_choice) == key[1:]:
+                        self._backend_choice, self._device_choice = running[1], running[2]
+                    self._wanted = self._running_style
+                    self._style_token += 1  # handled at once: the running key, nothing reloads
         if have_backend:
             self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.", style)
-        elif key[0] != FALLBACK_STYLE:
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {FALLBACK_STYLE!r}.", style)
+        elif self.fallback_style is not None and key[0] != self.fallback_style:
+            fb = self.fallback_style
+            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {fb!r}.", style)
             with self._cond:
-                self._wanted = FALLBACK_STYLE
+                self._wanted = fb
                 self._style_token += 1
         else:
             self._emit("style_failed", f"No style could be loaded ({msg}); showing the original.", style)
@@ -716,12 +734,21 @@ class Pipeline:
                 self._report_error(f"An output stopped after an error: {_sentence(e, end='')}.")
 
 
+def _checked_size(size: int | None) -> int | None:
+    try:
+        return check_inference_size(size, "inference size")
+    except InputError as e:
+        raise ValueError(str(e)) from None
+
+
 def _sentence(e: object, end: str = ".", cap: bool = False) -> str:
     """First line of an exception's message (class name when it has none), ending in ``end``;
-    ``cap``: capitalised, to start a sentence."""
+    ``cap``: capitalised, to start a sentence — unless it starts with a file name or path, which
+    keeps its own spelling (``photo.png`` is not ``Photo.png``)."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     text = text[:300]
-    if cap:
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    if cap and not any(c in first for c in "./\\"):
         text = text[:1].upper() + text[1:]
     if end and not text.endswith((".", "!", "?", "…")):
         text += end

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from ..errors import OutputError, StyleError
+from ..errors import OutputError, StyleError, brief
 from .importers import ImportOptions, import_model_file
 from .style import (
     STYLE_SUFFIXES,
@@ -139,7 +139,7 @@ class StyleCatalog:
         except StyleError:
             raise
         except Exception as e:
-            raise StyleError(f"{Path(path).name}: the model failed on a probe frame ({str(e).splitlines()[0][:160]})") from None
+            raise StyleError(f"{Path(path).name}: the model failed on a probe frame ({brief(e)})") from None
         if out.shape != (96, 128, 3) or out.dtype != np.uint8:
             raise StyleError(f"{Path(path).name}: the model returned {out.shape} for a 96x128 probe frame")
         try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StyleError
+from ..errors import StyleError, brief
 from .style import META_KEY, StyleFile, StyleManifest, onnx_sha256, slugify, tensors_sha256
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,9 @@ def _read_state_dict(path: Path) -> tuple[dict[str, np.ndarray], StyleManifest |
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
-            first = str(e).strip().splitlines()[0]
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StyleError(f"{path.name}: refusing to load: the file contains objects other than "
-                             f"tensors, which could run code ({first[:120]})") from None
+                             f"tensors, which could run code ({brief(first)})") from None
         except Exception as e:
             raise StyleError(f"{path.name}: not a readable PyTorch file ({type(e).__name__})") from None
         sd = _unwrap_state_dict(obj)
@@ -120,7 +120,7 @@ def _read_state_dict(path: Path) -> tuple[dict[str, np.ndarray], StyleManifest |
                 tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open API
         except Exception as e:
             raise StyleError(f"{path.name}: not a valid safetensors file ({e})") from None
-        manifest = StyleManifest.from_json(meta[META_KEY]) if META_KEY in meta else None
+        manifest = StyleManifest.from_json(meta[META_KEY], source=path.name) if META_KEY in meta else None
         return tensors, manifest
     raise StyleError(f"{path.name}: unsupported model file (expected {', '.join(MODEL_SUFFIXES)})")
 
@@ -198,10 +198,10 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
     try:
         model = onnx.load_from_string(data)
     except Exception as e:
-        raise StyleError(f"{path.name}: not a valid ONNX model ({str(e)[:120]})") from None
+        raise StyleError(f"{path.name}: not a valid ONNX model ({brief(e)})") from None
     meta = {p.key: p.value for p in model.metadata_props}
     if META_KEY in meta:  # already a style file: its weights must still match its checksum
-        manifest = StyleManifest.from_json(meta[META_KEY])
+        manifest = StyleManifest.from_json(meta[META_KEY], source=path.name)
         _verify(path, manifest, onnx_sha256(model))
         return StyleFile(_apply(manifest, opts), path, onnx_bytes=data)
     so = ort.SessionOptions()
@@ -209,7 +209,7 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
     try:
         sess = ort.InferenceSession(data, sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as e:
-        raise StyleError(f"{path.name}: ONNX Runtime cannot load it ({str(e).splitlines()[0][:160]})") from None
+        raise StyleError(f"{path.name}: ONNX Runtime cannot load it ({brief(e)})") from None
     ins, outs = sess.get_inputs(), sess.get_outputs()
     if len(ins) != 1 or len(outs) < 1:
         raise StyleError(f"{path.name}: expected one image input, found {len(ins)} inputs")
@@ -223,10 +223,18 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
     elif shape[3] == 3:
         layout = "NHWC"
     else:
-        raise StyleError(f"{path.name}: cannot tell the channel axis from input shape {shape}; pass --layout")
+        raise StyleError(f"{path.name}: cannot tell the channel axis from input shape {shape}; import it "
+                         f"with 'cartoon-cam styles import {path.name} --layout NCHW' (or NHWC)")
+    channels = shape[1] if layout == "NCHW" else shape[3]
+    if isinstance(channels, int) and channels != 3:
+        raise StyleError(f"{path.name}: input shape {shape} has {channels} channel(s) on the {layout} channel "
+                         "axis; an image model takes 3 (RGB or BGR)")
     dtype = np.float16 if ins[0].type == "tensor(float16)" else np.float32
     hw = shape[2:4] if layout == "NCHW" else shape[1:3]
     fixed = tuple(int(v) for v in hw) if all(isinstance(v, int) and v > 0 for v in hw) else None
+    if fixed is not None and min(fixed) < 16:
+        raise StyleError(f"{path.name}: its input is fixed at {fixed[1]}x{fixed[0]} pixels; the smallest "
+                         "size cartoon_cam runs is 16 pixels a side")
     info: dict[str, Any] = {}
     for pat, fam in _KNOWN_FAMILIES:
         if pat.search(path.name) or pat.search(model.producer_name or "") or pat.search(model.graph.name or ""):

@@ -119,14 +119,20 @@ class StyleManifest:
             raise StyleError(f"invalid style manifest: {e}") from None
 
     @classmethod
-    def from_json(cls, text: str) -> StyleManifest:
+    def from_json(cls, text: str, source: str = "") -> StyleManifest:
+        """Parse a manifest; ``source`` (the file it came from) starts every error message."""
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise StyleError(f"style manifest is not valid JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise StyleError("style manifest is not a JSON object")
-        return cls.from_mapping(data)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise StyleError(f"style manifest is not valid JSON: {e}") from None
+            if not isinstance(data, dict):
+                raise StyleError("style manifest is not a JSON object")
+            return cls.from_mapping(data)
+        except StyleError as e:
+            if source:
+                raise StyleError(f"{source}: {e}") from None
+            raise
 
 
 # --------------------------------------------------------------------------- hashing
@@ -245,7 +251,7 @@ def read_manifest(path: Path) -> StyleManifest:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return StyleManifest.from_json(_read_text(path))
+        return StyleManifest.from_json(_read_text(path), source=path.name)
     if suffix == ".safetensors":
         return _safetensors_manifest(path)
     if suffix == ".onnx":
@@ -260,7 +266,7 @@ def read_style(path: Path, *, verify: bool = True) -> StyleFile:
         raise StyleError(f"style file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return StyleFile(StyleManifest.from_json(_read_text(path)), path)
+        return StyleFile(StyleManifest.from_json(_read_text(path), source=path.name), path)
     if suffix == ".safetensors":
         manifest = _safetensors_manifest(path)
         from safetensors.numpy import load_file
@@ -286,7 +292,7 @@ def read_style(path: Path, *, verify: bool = True) -> StyleFile:
         meta = {p.key: p.value for p in model.metadata_props}
         if META_KEY not in meta:
             raise StyleError(f"{path.name}: ONNX model has no cartoon_cam manifest (import it first)")
-        manifest = StyleManifest.from_json(meta[META_KEY])
+        manifest = StyleManifest.from_json(meta[META_KEY], source=path.name)
         if verify and manifest.sha256 and onnx_sha256(model) != manifest.sha256:
             raise StyleError(f"{path.name}: weights do not match their checksum (file corrupt?)")
         return StyleFile(manifest, path, onnx_bytes=data)
@@ -313,4 +319,4 @@ def _safetensors_manifest(path: Path) -> StyleManifest:
     meta = header.get("__metadata__") or {}
     if META_KEY not in meta:
         raise StyleError(f"{path.name}: safetensors file has no cartoon_cam manifest (import it first)")
-    return StyleManifest.from_json(meta[META_KEY])
+    return StyleManifest.from_json(meta[META_KEY], source=path.name)

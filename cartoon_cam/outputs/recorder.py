@@ -179,8 +179,10 @@ class _OutputFile:
             self.error = self.error or e
 
 
-def _default_opener(path: Path) -> BinaryIO:
-    return open(path, "wb", buffering=0)  # noqa: SIM115 - closed by _OutputFile
+def _default_opener(path: Path, overwrite: bool = False) -> BinaryIO:
+    """Open ``path`` for the muxer: a new file (``FileExistsError`` if one is there) unless
+    ``overwrite``. ``open`` gives it the usual ``0666 & ~umask`` permissions."""
+    return open(path, "wb" if overwrite else "xb", buffering=0)  # noqa: SIM115 - closed by _OutputFile
 
 
 @dataclass(frozen=True)
@@ -204,15 +206,19 @@ class Recorder:
     list to try instead of :data:`ENCODERS`. ``queue_size``: results waiting for the encoder before
     the oldest is dropped. ``audio``: ``True`` for the microphone or an :class:`AudioSource`.
     ``on_event(OutputEvent)`` is called on the recorder's threads (marshal it to a GUI yourself).
-    ``opener(path) -> binary file`` opens the output (tests inject failing files).
+    ``opener(path) -> binary file`` opens the output (tests inject failing files). An existing
+    ``path`` is never replaced unless ``overwrite`` (the window names its files uniquely).
+    A recording that ends with nothing in it (no frames, or a disk full from the first byte)
+    leaves no file behind.
     """
 
     def __init__(self, path: str | Path, *, layout: str = "cartoon", fps: float | None = None,
                  encoder: str | Sequence[str] | None = None, crf: int = 23, queue_size: int = 32,
                  audio: bool | AudioSource = False,
                  on_event: Callable[[OutputEvent], None] | None = None,
-                 opener: Callable[[Path], BinaryIO] | None = None):
+                 opener: Callable[[Path], BinaryIO] | None = None, overwrite: bool = False):
         self.path = Path(path)
+        self.overwrite = bool(overwrite)
         self.layout = check_layout(layout)
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self._candidates = [encoder] if isinstance(encoder, str) else (list(encoder) if encoder else None)
@@ -221,7 +227,7 @@ class Recorder:
         self._queue_size = max(1, int(queue_size))
         self._audio_req = audio
         self._on_event = on_event
-        self._opener = opener or _default_opener
+        self._opener = opener or (lambda p: _default_opener(p, self.overwrite))
 
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -261,7 +267,13 @@ class Recorder:
             raise RuntimeError("a Recorder can be started once")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot start recording: {describe_os_error(e, self.path)}") from e
+        try:
             self._file = _OutputFile(self._opener(self.path))
+        except FileExistsError:
+            raise OutputError(f"cannot start recording: {self.path} exists "
+                              "(use --overwrite to replace it)") from None
         except OSError as e:
             raise OutputError(f"cannot start recording: {describe_os_error(e, self.path)}") from e
         try:
@@ -536,10 +548,20 @@ class Recorder:
         if self._file is not None:
             self._file.close()
 
+    def _remove_empty(self) -> None:
+        """Delete the output when it holds nothing playable (best effort; custom openers may not
+        have made a file at ``path`` at all)."""
+        with contextlib.suppress(OSError):
+            if self.path.is_file():
+                self.path.unlink()
+                log.info("removed the empty recording %s", self.path)
+
     def _fail(self, reason: str) -> None:
         if self._file is not None and self._file.error is not None:
             self._file.truncate(self._good_size)  # end the file on its last complete fragment
         self._close_quietly()
+        if self._good_size == 0:  # not one complete fragment: an empty or unplayable file
+            self._remove_empty()
         saved_s = 0.0 if self._saved_t is None or self._t0 is None else self._saved_t - self._t0
         saved = (f" The first {saved_s:.1f} s were saved to {self.path}."
                  if self._saved_t is not None else "")

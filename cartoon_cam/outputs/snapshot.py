@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.frames import ResultFrame
 from ..errors import OutputError
+from ..files import apply_umask
 from ..paths import user_pictures_dir
 from .compose import OutputEvent, check_layout, compose, describe_os_error
 
@@ -59,6 +60,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        apply_umask(tmp)  # mkstemp made it 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -109,8 +109,12 @@ class AppSettings:
             return default
         if key == "view/mode" and value not in VIEW_MODES:
             return default
-        if key == "inference/quality" and value not in QUALITY_PRESETS and not str(value).isdigit():
-            return default
+        if key == "inference/quality" and value not in QUALITY_PRESETS:
+            from ..limits import MAX_INFERENCE_SIZE, MIN_INFERENCE_SIZE
+
+            if not str(value).isdigit() or not MIN_INFERENCE_SIZE <= int(value) <= MAX_INFERENCE_SIZE:
+                log.warning("setting %s=%r is outside the size limits; using %r", key, raw, default)
+                return default
         if key in ("view/strength", "view/divider"):
             value = min(max(value, 0.0), 1.0)
         return value

@@ -198,6 +198,29 @@ class ControlsWidget(QWidget):
                 i = combo.count() - 1
             combo.setCurrentIndex(i)
 
+    def set_unavailable(self, reasons: dict[str, str]) -> None:
+        """Grey out the backends and devices this machine cannot run (``{"cuda": "no CUDA GPU"}``);
+        their tooltip says why. The current choice stays selectable so it can be changed back."""
+        from PySide6.QtCore import Qt
+
+        for combo in (self.backend_combo, self.device_combo):
+            model = combo.model()
+            for i in range(combo.count()):
+                value = str(combo.itemData(i))
+                item = model.item(i) if hasattr(model, "item") else None
+                if item is None:
+                    continue
+                why = reasons.get(value) or (reasons.get("cuda") if value.startswith("cuda") else None)
+                item.setEnabled(not why or i == combo.currentIndex())
+                combo.setItemData(i, f"Not available here: {why}" if why else None, Qt.ItemDataRole.ToolTipRole)
+
+    def is_available(self, combo: QComboBox, value: str) -> bool:
+        """False when ``value`` is greyed out in ``combo``."""
+        i = combo.findData(value)
+        model = combo.model()
+        item = model.item(i) if i >= 0 and hasattr(model, "item") else None
+        return item is None or item.isEnabled()
+
     def set_provider(self, text: str) -> None:
         self.provider_label.setText(text or "—")
 

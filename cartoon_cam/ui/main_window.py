@@ -56,6 +56,21 @@ STATUS_INTERVAL_MS = 500
 FILE_FILTER = "Videos and images (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
 
 
+def _unavailable_choices() -> dict[str, str]:
+    from ..inference.backends import unavailable_choices
+
+    return unavailable_choices()
+
+
+def about_text() -> str:
+    """The About dialog's text: version and where the log file and crash dumps are."""
+    from .. import __version__
+    from ..logs import log_file
+
+    return (f"cartoon_cam {__version__}\n\nLog file (send it with a bug report):\n{log_file()}\n"
+            f"Crash dumps: {log_file().parent / 'crash.log'}")
+
+
 def source_spec_of(src: FrameSource) -> str:
     """The spec the UI lists and remembers for ``src`` (cameras by name)."""
     return f"camera:{src.name}" if src.kind == "camera" else src.spec
@@ -110,6 +125,9 @@ class MainWindow(QMainWindow):
         self.cartoon_meter = RateMeter()
         self._resolution = resolution if resolution is not None else self.settings.get("source/resolution")
         self._active_style = ""  # the style producing results (set by style_changed events)
+        self._failed_style = ""  # the style the "style" banner is about (it stays until dismissed)
+        self._pending_backend: tuple[str, str] | None = None  # chosen, not yet known to work
+        self.unavailable: dict[str, str] = {}  # backends/devices this machine can't run → why
         self._cameras: list[CameraInfo] = []
         self._shortcuts_dialog: ShortcutsDialog | None = None
         self._dock_was_visible = True
@@ -178,6 +196,7 @@ class MainWindow(QMainWindow):
 
         self.refresh_cameras()  # first: quick, and thumbnails may take a while
         self.reload_styles(extra_styles)
+        self.run_in_worker(_unavailable_choices, self._on_unavailable_probed)  # imports torch: not here
 
     # ------------------------------------------------------------------ public API
     def show_banner(self, text: str, level: str = "error", action_text: str | None = None,
@@ -311,6 +330,8 @@ class MainWindow(QMainWindow):
         self._add_action("Next quality preset", "Q", self._on_quality_action_triggered)
         self._add_action("Open video or image…", "Ctrl+O", self.open_file)
         self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
+        self.about_action = self._add_action("About", None, self._on_about_action_triggered, toolbar=True,
+                                             tip="Version, log file and crash dumps")
         self._add_action("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString() or "Ctrl+Q", self.close)
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
@@ -458,17 +479,27 @@ class MainWindow(QMainWindow):
         elif kind == "style_loading":
             self.statusBar().showMessage(msg, 3000)
         elif kind == "style_changed":
-            self.banners.dismiss("style")
+            if self._failed_style and ev.style == self._failed_style:
+                self.banners.dismiss("style")  # the style that failed works now; else the banner stays
+                self._failed_style = ""
             self._active_style = ev.style
+            if self._pending_backend is not None and self._pending_backend == self.pipeline.backend_choice:
+                self.settings.set("inference/backend", self._pending_backend[0])  # it works: remember it
+                self.settings.set("inference/device", self._pending_backend[1])
+                self._pending_backend = None
             if ev.style == str(self.pipeline.requested_style):  # not overtaken by a newer pick
                 self.style_picker.select_key(ev.style)
             self.controls.set_provider(self.pipeline.stats().backend)
             self.statusBar().showMessage(msg, 3000)
         elif kind == "style_failed":
-            self.show_banner(msg, "error", key="style")
+            self._failed_style = ev.style
+            self.show_banner(msg, "error", key="style")  # an error banner stays until dismissed
             if self._active_style:  # back to the style still running
                 self.style_picker.select_key(self._active_style)
                 self.settings.set("style/id", self._active_style)
+            # the backend/device that failed is neither kept in the pickers nor saved
+            self._pending_backend = None
+            self.controls.set_backend(*self.pipeline.backend_choice)
         else:
             self.show_banner(msg, "error")
 
@@ -504,9 +535,18 @@ class MainWindow(QMainWindow):
         self._on_controls_quality_changed(nxt)
 
     def _on_controls_backend_changed(self, backend: str, device: str) -> None:
+        """Run the style on another backend/device; saved only once a style runs on it."""
+        self._pending_backend = (backend, device)
         self.pipeline.set_backend(backend, device)
-        self.settings.set("inference/backend", backend)
-        self.settings.set("inference/device", device)
+
+    def _on_unavailable_probed(self, reasons: dict[str, str]) -> None:
+        self.unavailable = dict(reasons)
+        self.controls.set_unavailable(self.unavailable)
+
+    def _on_about_action_triggered(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(self, "About cartoon_cam", about_text())
 
     def _on_mirror_action_toggled(self, on: bool) -> None:
         self.pipeline.set_mirror(on)

@@ -42,6 +42,7 @@ from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QToolButton
 
 from ..errors import OutputError
+from ..files import unique_path
 from ..outputs.compose import OutputEvent
 from ..outputs.recorder import Recorder
 from ..outputs.snapshot import SnapshotWriter
@@ -306,7 +307,8 @@ class OutputsController(QObject):
 
     def _start_recording(self) -> None:
         name = datetime.now().strftime("cartoon-cam_%Y-%m-%d_%H-%M-%S.mp4")
-        rec = Recorder(self.record_dir / name, layout=self._get("record_layout"),
+        # a new name every time (two recordings in one second get -2, -3…): never over a file
+        rec = Recorder(unique_path(self.record_dir / name), layout=self._get("record_layout"),
                        fps=self.pipeline.source_fps, audio=bool(self._get("record_audio")),
                        on_event=self._post_event)
         self._record_pending = True

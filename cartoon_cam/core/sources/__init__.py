@@ -33,7 +33,8 @@ def open_source(spec: str, *, width: int | None = None, height: int | None = Non
     ``width``/``height``/``fps`` are requests for cameras and the demo (``fps`` also overrides a
     video's own rate). ``loop``: a video file starts again at its end (the window); ``False``: it
     plays once and then raises :class:`SourceEnded` (headless ``live``).
-    Raises :class:`~cartoon_cam.errors.InputError` for a file that does not exist.
+    Raises :class:`~cartoon_cam.errors.InputError` for a file that does not exist, and for a
+    picture that is empty or over the size limits (:mod:`cartoon_cam.limits`; only its header is read).
     """
     s = spec.strip()
     low = s.lower()
@@ -45,6 +46,9 @@ def open_source(spec: str, *, width: int | None = None, height: int | None = Non
     if not p.is_file():
         raise InputError(f"--source {spec!r}: not 'demo', 'camera[:INDEX|:NAME]' or an existing file")
     if p.suffix.lower() in IMAGE_SUFFIXES:
+        from ...limits import check_image_file
+
+        check_image_file(p, f"--source {p}")
         return ImageSource(p)
     return VideoFileSource(p, loop=loop, fps=fps)
 

@@ -10,6 +10,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ...errors import InputError
+from ...limits import check_image_file, check_input_size
 from .base import FrameSource, SourceEnded, SourceError, SourceLost
 
 log = logging.getLogger(__name__)
@@ -19,8 +21,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 def read_image_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 RGB HxWx3 (alpha dropped, grey expanded); ``SourceError`` if
-    unreadable. Works with non-ASCII paths on Windows."""
+    unreadable, empty or larger than :data:`cartoon_cam.limits.MAX_INPUT_PIXELS` (checked from the
+    header, before decoding). Works with non-ASCII paths on Windows."""
     p = Path(path)
+    try:
+        check_image_file(p, p.name)
+    except InputError as e:
+        raise SourceError(str(e)) from None
     try:
         data = np.fromfile(str(p), dtype=np.uint8)
     except OSError as e:
@@ -93,6 +100,13 @@ class VideoFileSource(FrameSource):
             container.close()
             raise SourceError(f"{self.path.name} has no video stream")
         stream = container.streams.video[0]
+        cc = stream.codec_context
+        if cc is not None and cc.width and cc.height:
+            try:
+                check_input_size(cc.width, cc.height, self.path.name)
+            except InputError as e:
+                container.close()
+                raise SourceError(str(e)) from None
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if self._fps_override is None and rate:

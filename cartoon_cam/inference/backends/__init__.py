@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from pathlib import Path
 
 from ...errors import BackendError, CartoonCamError, StyleError
@@ -63,6 +64,37 @@ def _ort_gpu() -> bool:
         return False
 
 
+def _cuda_driver_present() -> bool:
+    """True when the NVIDIA driver's CUDA library loads (no GPU, no CUDA: a cheap first answer)."""
+    import ctypes
+
+    names = {"win32": ("nvcuda.dll",), "darwin": ()}.get(sys.platform, ("libcuda.so.1", "libcuda.so"))
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def unavailable_choices() -> dict[str, str]:
+    """Backends and devices this machine cannot run, each with the reason (for greying out a
+    picker): ``{"torch": "PyTorch is not installed", "cuda": "no CUDA GPU", …}``. Without an NVIDIA
+    driver this answers at once; with one it imports torch to ask (seconds): call it off the GUI
+    thread."""
+    import importlib.util
+
+    out: dict[str, str] = {}
+    if importlib.util.find_spec("torch") is None:
+        out["torch"] = "PyTorch is not installed (this build runs ONNX and classic styles)"
+    if importlib.util.find_spec("onnxruntime") is None:
+        out["onnx"] = "ONNX Runtime is not installed"
+    if not _cuda_driver_present() or not (_torch_cuda() or _ort_gpu()):
+        out["cuda"] = "no CUDA GPU (or no CUDA build of PyTorch / onnxruntime-gpu) on this machine"
+    return out
+
+
 def create_backend(style: StyleFile | str | Path, backend: str = "auto", device: str = "auto",
                    size: int | None = None, warmup: bool = False, threads: int | None = None) -> Backend:
     """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path).
@@ -74,6 +106,9 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     device = validate_device(device)
+    from ...limits import check_inference_size
+
+    size = check_inference_size(size, "inference size")
     arch = style.manifest.arch
     failures: list[tuple[str, Exception]] = []
 
@@ -134,5 +169,5 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
 
 
-__all__ = ["BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
+__all__ = ["unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
            "create_backend", "plan_size", "validate_device"]

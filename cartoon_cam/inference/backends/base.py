@@ -103,7 +103,7 @@ class Backend(ABC):
         self.manifest = manifest
         self.device = "cpu"
         self.precision = "fp32"
-        self._size = size
+        self.size = size  # checked against cartoon_cam.limits
         self._closed = False
         self._lock = threading.Lock()
 
@@ -119,9 +119,13 @@ class Backend(ABC):
 
     @size.setter
     def size(self, value: int | None) -> None:
-        if value is not None and int(value) < 16:
-            raise ValueError("inference size must be at least 16 pixels")
-        self._size = None if value is None else int(value)
+        from ...errors import InputError
+        from ...limits import check_inference_size
+
+        try:
+            self._size = check_inference_size(value, "inference size")
+        except InputError as e:
+            raise ValueError(str(e)) from None
 
     def effective_size(self, h: int, w: int) -> int:
         """The long side the network really runs at for an ``h`` x ``w`` frame.
