@@ -81,4 +81,8 @@ def user_log_dir() -> Path:
     ``%LOCALAPPDATA%\\cartoon_cam\\Logs`` on Windows, ``~/Library/Logs/cartoon_cam`` on macOS).
     Override with ``CARTOON_CAM_LOG_DIR``."""
     env = os.environ.get(_ENV_LOG)
-    return Path(env) if env else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

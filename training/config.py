@@ -213,7 +213,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_DISTILL_BASE,
         "model": {"arch": "lite", "arch_config": {"smooth_skip": True}},
         "data": {**_DISTILL_BASE["data"], "noise": 6.0},
-        "train": {**_DISTILL_BASE["train"], "steps": 400, "ckpt_every": 100, "val_every": 200},
+        "train": {**_DISTILL_BASE["train"], "steps": 600, "ckpt_every": 100, "val_every": 300},
         "optim": {**_DISTILL_BASE["optim"], "lr": 3e-4, "warmup_steps": 20},
         "loss": {**_DISTILL_BASE["loss"], "ink": 6.0, "ink_quantile": 0.8, "ink_pixel": 4.0},
     },

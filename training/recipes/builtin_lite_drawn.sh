@@ -15,7 +15,7 @@
 # THREADS=1 with two TEACHERS lists in parallel shares 2 cores. Timings: docs/TRAINING.md.
 set -euo pipefail
 RUNS=${1:-runs/builtin}
-STEPS=${2:-400}
+STEPS=${2:-600}
 MAX_PHOTOS=${MAX_PHOTOS:-240}
 TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
 SHARED=${SHARED:-../shared}
