@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
@@ -34,32 +35,29 @@ class _Probe(QObject):
     fired = Signal()
 
 
-def _emit_drops_a_true_reference() -> bool:
-    probe = _Probe()
+def _drops_a_reference(obj: object, call: Callable[[], object]) -> bool:
+    """Whether each ``call()`` takes away one reference to ``obj`` (64 tries); the probe's own
+    damage is repaired."""
     n = 64
-    before = sys.getrefcount(True)
+    before = sys.getrefcount(obj)
     for _ in range(n):
-        probe.fired.emit()
-    dropped = before - sys.getrefcount(True)
+        call()
+    dropped = before - sys.getrefcount(obj)
     if dropped >= n - 4:
-        for _ in range(dropped):  # repair the probe's own damage
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
+        for _ in range(dropped):
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
         return True
     return False
+
+
+def _emit_drops_a_true_reference() -> bool:
+    probe = _Probe()
+    return _drops_a_reference(True, probe.fired.emit)
 
 
 def _void_call_drops_a_none_reference() -> bool:
     probe = _Probe()
-    n = 64
-    before = sys.getrefcount(None)
-    for _ in range(n):
-        probe.setObjectName("probe")  # a method returning void
-    dropped = before - sys.getrefcount(None)
-    if dropped >= n - 4:
-        for _ in range(dropped):  # repair the probe's own damage
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(None))
-        return True
-    return False
+    return _drops_a_reference(None, lambda: probe.setObjectName("probe"))  # a method returning void
 
 
 IMMORTAL_REFS = 1 << 40
