@@ -18,7 +18,7 @@ STEPS=${2:-3000}
 TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
 SHARED=${SHARED:-../shared}
 THREADS=${THREADS:-2}
-declare -A NAME=([hayao]="Hayao" [hosoda]="Hosoda" [paprika]="Paprika" [shinkai]="Shinkai")
+source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, attribution, LICENCE
 declare -A LOOK=(
   [hayao]="Warm, painterly colours (reds and ochres) with smoothed, softly shaded surfaces."
   [hosoda]="Pale, airy colours with soft, smoothed shading."
@@ -32,8 +32,8 @@ for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
     --steps "$STEPS" --threads "$THREADS" --no-progress \
     --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
     --description "${LOOK[$t]} Real-time student of CartoonGAN ${NAME[$t]}: it follows the teacher's colours more than its outlines." \
-    --attribution "Distilled by cartoon_cam from the CartoonGAN ${NAME[$t]} generator (Y. Chen, Y.-K. Lai, Y.-J. Liu, CVPR 2018; weights released by the authors) on photos listed in ../shared/photos/train/manifest.tsv" \
-    --licence "Non-commercial research use only (CartoonGAN research weights; training photos' terms)"
+    --attribution "$(attribution "$t")" \
+    --licence "$LICENCE"
   "$TRAIN" eval --run "$RUNS/$id" --style "$RUNS/$id/export/$id.onnx" --grid "$RUNS/$id/grid.jpg"
   cp "$RUNS/$id/export/$id.onnx" resources/styles/
 done

@@ -22,7 +22,7 @@ SHARED=${SHARED:-../shared}
 THREADS=${THREADS:-2}
 INIT=${INIT:-$RUNS/stage1}
 STAGE1_COMMIT=4ceb187
-declare -A NAME=([hayao]="Hayao" [hosoda]="Hosoda" [paprika]="Paprika" [shinkai]="Shinkai")
+source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, attribution, LICENCE
 declare -A LOOK=(
   [hayao]="Warm reds and ochres, flat painted shading and dark drawn outlines."
   [hosoda]="Pale, airy colours, flat shading and fine dark outlines."
@@ -43,8 +43,8 @@ for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
       --steps "$STEPS" --threads "$THREADS" --no-progress \
       --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
       --description "${LOOK[$t]} Real-time student of CartoonGAN ${NAME[$t]}." \
-      --attribution "Distilled by cartoon_cam from the CartoonGAN ${NAME[$t]} generator (Y. Chen, Y.-K. Lai, Y.-J. Liu, CVPR 2018; weights released by the authors) on photos listed in ../shared/photos/train/manifest.tsv" \
-      --licence "Non-commercial research use only (CartoonGAN research weights; training photos' terms)"
+      --attribution "$(attribution "$t")" \
+      --licence "$LICENCE"
   fi
   # grid rows: a house under the sky, two faces, a face behind a mask, food (photo | teacher | stage 1 | new)
   "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$INIT/$id.onnx" \
