@@ -73,6 +73,17 @@ def user_videos_dir() -> Path:
     return Path(platformdirs.user_videos_dir()) / APP_NAME
 
 
+def user_cache_dir() -> Path:
+    """Per-user cache (exported graphs, backend choices): safe to delete, rebuilt on demand. Tests
+    isolate it with ``XDG_CACHE_HOME``. Works without platformdirs (the GPU run's bare machine)."""
+    try:
+        import platformdirs
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / APP_NAME
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 _ENV_LOG = "CARTOON_CAM_LOG_DIR"
 
 

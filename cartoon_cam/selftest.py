@@ -17,7 +17,7 @@ from . import __version__, paths
 
 def _versions() -> list[str]:
     out = [f"cartoon-cam {__version__}", f"Python {platform.python_version()} ({platform.system()} {platform.machine()})"]
-    for mod in ("numpy", "cv2", "onnxruntime", "av", "torch", "PySide6"):
+    for mod in ("numpy", "cv2", "onnxruntime", "openvino", "av", "torch", "PySide6"):
         try:
             m = __import__(mod)
             out.append(f"{mod} {getattr(m, '__version__', '?')}")

@@ -61,11 +61,11 @@ def test_torch_and_onnx_backends_agree(tmp_path: Path, arch: str) -> None:
     assert np.abs(a - b).max() <= 2
 
 
-def test_auto_on_cpu_prefers_onnxruntime(tmp_path: Path) -> None:
+def test_auto_on_cpu_runs_a_graph_runtime_not_torch(tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: auto picks the torch fp16 path")
     with create_backend(arch_style(tmp_path, "lite")) as b:
-        assert b.name == "onnxruntime"
+        assert b.name in ("onnxruntime", "openvino")  # which one: a probe (tests/test_backend_choice.py)
     with create_backend(load_style("classic")) as b:
         assert b.name == "classic"
 
@@ -190,8 +190,8 @@ def test_backend_failures_of_any_kind_are_reasons_not_crashes(tmp_path: Path, mo
     monkeypatch.setattr(TorchBackend, "__init__", boom)
     with pytest.raises(BackendError, match=r"torch: RuntimeError: driver exploded$"):
         create_backend(sf, backend="torch", device="cpu")
-    with create_backend(sf, device="cpu") as b:  # auto: ONNX Runtime works, torch's failure doesn't matter
-        assert b.name == "onnxruntime"
+    with create_backend(sf, device="cpu") as b:  # auto: a graph runtime works, torch's failure doesn't matter
+        assert b.name in ("onnxruntime", "openvino")
 
 
 def test_devices_are_validated_before_any_backend_sees_them(tmp_path: Path) -> None:

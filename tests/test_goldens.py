@@ -73,18 +73,22 @@ def test_torch_arch_golden_through_backend(model: str, golden: str, backend: str
     assert np.abs(out - ref).mean() < 0.05
 
 
+@pytest.mark.parametrize("runtime", ["onnx", "openvino"])
 @pytest.mark.parametrize(("model", "golden", "layout", "color"), ONNX_CASES)
-def test_onnx_model_detected_and_matches_golden(model: str, golden: str, layout: str, color: str) -> None:
+def test_onnx_model_detected_and_matches_golden(model: str, golden: str, layout: str, color: str,
+                                                 runtime: str) -> None:
+    if runtime == "openvino":
+        pytest.importorskip("openvino")
     sf = import_model_file(shared_path("models", model))
     assert (sf.manifest.layout, sf.manifest.color) == (layout, color)
     x, want = _golden(golden)
     img = to_uint8_rgb(x, layout, color)
-    with create_backend(sf, device="cpu", size=max(img.shape[:2])) as b:
+    with create_backend(sf, backend=runtime, device="cpu", size=max(img.shape[:2])) as b:
         # network level: our preprocessing reproduces the golden input, the model its output
-        pre = b._preprocess(img)
+        pre = b.io.pre(img)
         assert pre.shape == x.shape
         assert np.abs(pre - x).max() < 1e-5
-        got = b._sess.run(None, {b._in_name: pre})[0]
+        got = b.run_graph(pre)
         assert np.abs(got - want).max() < TOL
         # end to end (uint8 RGB in/out); the White-box output exceeds [-1, 1] and is clipped
         out = b.process(img).astype(np.int16)

@@ -129,7 +129,8 @@ class Pipeline:
     (``None``: the style's recommendation), within :mod:`cartoon_cam.limits` (``ValueError``
     otherwise). ``on_event`` is called on pipeline threads. ``fallback_style``: what to run when the
     *first* style cannot be loaded (``None``: nothing — the results are the original frames and the
-    ``style_failed`` event says so; ``live`` then stops, the window keeps showing).
+    ``style_failed`` event says so; ``live`` then stops, the window keeps showing). ``threads``:
+    the inference runtime's threads (``None``: its own choice, one per physical core).
     """
 
     def __init__(self, source: FrameSource, style: str | Path, *, backend: str = "auto",
@@ -137,8 +138,10 @@ class Pipeline:
                  on_event: Callable[[PipelineEvent], None] | None = None,
                  strength: float = 1.0, cache_size: int = 3,
                  reconnect_delay: tuple[float, float] = (0.25, 4.0),
-                 worker_nice: int = 5, fallback_style: str | None = FALLBACK_STYLE) -> None:
+                 worker_nice: int = 5, fallback_style: str | None = FALLBACK_STYLE,
+                 threads: int | None = None) -> None:
         size = _checked_size(size)
+        self.threads = threads  # inference threads for the styles loaded from now on (None: the runtime's choice)
         self.fallback_style = fallback_style
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # mailbox + commands for the inference thread
@@ -393,6 +396,12 @@ class Pipeline:
         self._display_meter.mark(now)
         self._e2e.add(now - result.t_capture)
 
+    def reset_latency(self) -> None:
+        """Forget the latency samples so far (a benchmark measures the steady state only)."""
+        self._e2e.reset()
+        self._result_latency.reset()
+        self._infer_ms.reset()
+
     def stats(self) -> PipelineStats:
         e2e = len(self._e2e) > 0
         lat = self._e2e if e2e else self._result_latency
@@ -549,7 +558,8 @@ class Pipeline:
             self._loading = str(style)
             result: object
             try:
-                b = create_backend(style, backend=backend_choice, device=device_choice, size=size)
+                b = create_backend(style, backend=backend_choice, device=device_choice, size=size,
+                                   threads=self.threads)
                 self._warming_backend = b
                 try:
                     b.warmup(*shape)

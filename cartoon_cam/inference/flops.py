@@ -83,10 +83,53 @@ def onnx_flops(model_bytes: bytes, h: int, w: int) -> float | None:
     return total
 
 
+def openvino_flops(model_bytes: bytes, h: int, w: int, layout: str = "NCHW") -> float | None:
+    """FLOPs of the convolution and MatMul nodes of an ONNX graph, counted on OpenVINO's model after
+    reshaping it to one ``h`` x ``w`` frame (static shapes propagate through Resize/Shape
+    subgraphs where ONNX shape inference gives up). None when OpenVINO can't reshape it; ImportError
+    when OpenVINO isn't installed."""
+    import openvino as ov
+
+    model = ov.Core().read_model(model_bytes)
+    try:
+        model.reshape([1, 3, h, w] if layout == "NCHW" else [1, h, w, 3])
+    except Exception:
+        return None
+    total = 0.0
+    for op in model.get_ordered_ops():
+        kind = op.get_type_name()
+        if kind not in ("Convolution", "GroupConvolution", "ConvolutionBackpropData",
+                        "GroupConvolutionBackpropData", "MatMul"):
+            continue
+        out, x, wt = (list(op.get_output_shape(0)), list(op.get_input_shape(0)), list(op.get_input_shape(1)))
+        if kind == "Convolution":  # w: (Cout, Cin, kh, kw)
+            total += 2.0 * math.prod(out) * math.prod(wt[1:])
+        elif kind == "GroupConvolution":  # w: (G, Cout/G, Cin/G, kh, kw)
+            total += 2.0 * math.prod(out) * math.prod(wt[2:])
+        elif kind == "ConvolutionBackpropData":  # w: (Cin, Cout, kh, kw)
+            total += 2.0 * math.prod(x) * wt[1] * math.prod(wt[2:])
+        elif kind == "GroupConvolutionBackpropData":  # w: (G, Cin/G, Cout/G, kh, kw)
+            total += 2.0 * math.prod(x) * wt[2] * math.prod(wt[3:])
+        else:
+            total += 2.0 * math.prod(out) * x[-1]
+    return total
+
+
 def style_flops(style: StyleFile, h: int, w: int) -> float | None:
-    """FLOPs for one frame of the network at ``h`` x ``w`` (weightless styles: None)."""
+    """FLOPs for one frame of the network at ``h`` x ``w`` (weightless styles: None). ONNX graphs
+    are counted by ONNX shape inference, else (dynamic Resize subgraphs, no ``onnx`` package) by
+    OpenVINO when it is installed."""
     if style.tensors is not None:
         return torch_flops(style, h, w)
     if style.onnx_bytes is not None:
-        return onnx_flops(style.onnx_bytes, h, w)
+        try:
+            n = onnx_flops(style.onnx_bytes, h, w)
+        except ImportError:
+            n = None
+        if n is None:
+            try:
+                n = openvino_flops(style.onnx_bytes, h, w, style.manifest.layout)
+            except ImportError:
+                return None
+        return n
     return None

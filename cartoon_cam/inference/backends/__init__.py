@@ -3,11 +3,14 @@
 ``create_backend(style, backend="auto", device="auto")``:
 
 * ``classic`` styles always run on :class:`ClassicBackend` (OpenCV, CPU);
-* ONNX styles run on :class:`OnnxBackend`;
-* torch-architecture styles: ``torch`` → :class:`TorchBackend`, ``onnx`` → :class:`OnnxBackend`
-  (exported once and cached), ``auto`` → PyTorch fp16 when CUDA is available, else ONNX Runtime with
-  a GPU provider when one is installed, else ONNX Runtime on the CPU (measured faster than PyTorch
-  CPU on every built-in architecture, see docs/PERFORMANCE.md), else PyTorch CPU.
+* ONNX styles run on :class:`OnnxBackend` or, on the CPU, :class:`OpenVinoBackend`;
+* torch-architecture styles: ``torch`` → :class:`TorchBackend`, ``onnx`` / ``openvino`` → their
+  graph backend (exported once and cached);
+* ``auto``: PyTorch fp16 when CUDA is available (torch styles), else ONNX Runtime with a GPU
+  provider when one is installed, else **the faster CPU graph runtime for this style, size and
+  machine** — ONNX Runtime or OpenVINO (when installed), chosen by a short probe whose answer is
+  cached (:mod:`.choice`); PyTorch CPU last (measured slower than both on every built-in
+  architecture, see docs/PERFORMANCE.md).
 
 Torch is imported only when a torch path is used, so ONNX-only builds start fast.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import BackendError, CartoonCamError, StyleError
@@ -27,7 +31,7 @@ from .onnx_backend import SHORT_NAMES  # a plain table: no ONNX Runtime import
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnx", "classic")
+BACKENDS = ("auto", "torch", "onnx", "openvino", "classic")
 DEVICES = ("auto", "cpu", "cuda")
 # ONNX Runtime execution providers that ``--device`` may name beyond DEVICES (their short names).
 PROVIDER_DEVICES = tuple(n for n in SHORT_NAMES.values() if n not in DEVICES)
@@ -90,15 +94,26 @@ def unavailable_choices() -> dict[str, str]:
         out["torch"] = "PyTorch is not installed (this build runs ONNX and classic styles)"
     if importlib.util.find_spec("onnxruntime") is None:
         out["onnx"] = "ONNX Runtime is not installed"
+    if not openvino_installed():
+        out["openvino"] = "OpenVINO is not installed (pip install 'cartoon-cam[openvino]')"
     if not _cuda_driver_present() or not (_torch_cuda() or _ort_gpu()):
         out["cuda"] = "no CUDA GPU (or no CUDA build of PyTorch / onnxruntime-gpu) on this machine"
     return out
 
 
+def openvino_installed() -> bool:
+    """True when the ``openvino`` package is importable (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
 def create_backend(style: StyleFile | str | Path, backend: str = "auto", device: str = "auto",
                    size: int | None = None, warmup: bool = False, threads: int | None = None) -> Backend:
     """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path).
-    ``threads``: ONNX Runtime intra-op threads (default: its own choice; PyTorch uses its global setting)."""
+    ``threads``: ONNX Runtime / OpenVINO inference threads (default: the runtime's own choice, one
+    per physical core; PyTorch uses its global setting). With ``backend="auto"`` on a CPU the
+    choice between ONNX Runtime and OpenVINO is :attr:`Backend.choice` (a :class:`.choice.Choice`)."""
     if not isinstance(style, StyleFile):
         from ..catalog import load_style
 
@@ -121,6 +136,12 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
                 from .onnx_backend import OnnxBackend
 
                 return OnnxBackend(style, device=device, size=size, threads=threads)
+            if kind == "openvino":
+                if not openvino_installed():
+                    raise BackendError("OpenVINO is not installed (pip install 'cartoon-cam[openvino]')")
+                from .openvino_backend import OpenVinoBackend
+
+                return OpenVinoBackend(style, device=device, size=size, threads=threads)
             from .torch_backend import TorchBackend
 
             return TorchBackend(style, device=device, size=size)
@@ -132,23 +153,30 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
             failures.append((kind, e))
         return None
 
+    graph_only = arch == "onnx" or style.tensors is None
+    cpu_graphs = ["onnx", "openvino"] if openvino_installed() else ["onnx"]
     if arch == "classic":
         order = ["classic"]
-    elif arch == "onnx" or style.tensors is None:
-        if backend == "torch":
-            raise BackendError(f"style {style.id!r} is an ONNX model: use --backend onnx or auto")
-        order = ["onnx"]
-    elif backend in ("torch", "onnx"):
+    elif backend == "torch" and graph_only:
+        raise BackendError(f"style {style.id!r} is an ONNX model: use --backend onnx, openvino or auto")
+    elif backend in ("torch", "onnx", "openvino"):
         order = [backend]
-    elif device.startswith("cuda") or (device == "auto" and _torch_cuda()):
+    elif not graph_only and (device.startswith("cuda") or (device == "auto" and _torch_cuda())):
         order = ["torch", "onnx"]
-    elif device == "auto" and _ort_gpu():
-        order = ["onnx", "torch"]
+    elif device not in ("auto", "cpu") or (device == "auto" and _ort_gpu()):
+        order = ["onnx"] if graph_only else ["onnx", "torch"]  # a GPU provider: ONNX Runtime's
     else:
-        order = ["onnx", "torch"]
+        order = ["cpu-graphs"] if graph_only else ["cpu-graphs", "torch"]
     if backend == "classic" and arch != "classic":
         raise BackendError(f"style {style.id!r} is a neural style: the classic backend only runs 'classic'")
     for kind in order:
+        if kind == "cpu-graphs":
+            b = _fastest_cpu_graph(style, size, threads, cpu_graphs, attempt)
+            if b is not None:
+                if warmup:
+                    b.warmup()
+                return b
+            continue
         b = attempt(kind)
         if b is not None:
             if warmup:
@@ -161,6 +189,29 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
                        + "; ".join(f"{kind}: {_reason(e)}" for kind, e in failures))
 
 
+def _fastest_cpu_graph(style: StyleFile, size: int | None, threads: int | None, candidates: list[str],
+                       attempt: Callable[[str], Backend | None]) -> Backend | None:
+    """The faster CPU graph runtime for ``style`` (see :mod:`.choice`): from the cache when it has
+    the answer, else by a probe. None when no candidate can be built (the reasons are recorded by
+    ``attempt``)."""
+    from . import choice as ch
+
+    if len(candidates) == 1:
+        return attempt(candidates[0])
+    known = ch.cached_choice(style, size, threads, candidates)
+    if known is not None:
+        b = attempt(known.kind)
+        if b is not None:
+            b.choice = known
+            return b
+    res = ch.probe(style, size, threads, attempt, candidates)
+    if res is None:
+        return None
+    b, picked = res
+    b.choice = picked  # type: ignore[attr-defined]
+    return b  # type: ignore[return-value]
+
+
 def _reason(e: Exception) -> str:
     """One line: the message of a project error, else the exception type and its first line."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -169,5 +220,5 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
 
 
-__all__ = ["unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
+__all__ = ["openvino_installed", "unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
            "create_backend", "plan_size", "validate_device"]

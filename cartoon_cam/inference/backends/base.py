@@ -6,7 +6,7 @@ order; the output has the input's size. The backend runs the style's network at 
 and resizes to the input's size. When the inference size equals the input's long side and the input
 is already a multiple, no resize and no padding happen.
 
-Each backend reports ``name`` (``torch``, ``onnxruntime``, ``classic``), the ``device`` really in
+Each backend reports ``name`` (``torch``, ``onnxruntime``, ``openvino``, ``classic``), the ``device`` really in
 use (e.g. ``cpu``, ``cuda:0``, ``CUDAExecutionProvider``) and ``precision`` (``fp32``/``fp16``).
 ``close()`` is idempotent; a closed backend raises ``RuntimeError``.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -106,6 +107,7 @@ class Backend(ABC):
         self.size = size  # checked against cartoon_cam.limits
         self._closed = False
         self._lock = threading.Lock()
+        self.choice: object | None = None  # how ``auto`` picked this backend (a choice.Choice), if it did
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -171,6 +173,14 @@ class Backend(ABC):
         img = np.full((h, w, 3), 127, np.uint8)
         for _ in range(runs):
             self.process(img)
+
+    def network_fn(self, x: np.ndarray) -> Callable[[], object]:
+        """A call that runs the network alone on ``x`` (uint8 RGB HxWx3, already sized and padded
+        for the network, e.g. by :meth:`plan`): whatever input conversion the runtime needs is done
+        once, here, so timing the call measures the runtime (``bench`` uses it). Default: the whole
+        :meth:`_infer`."""
+        x = np.ascontiguousarray(x)
+        return lambda: self._infer(x)
 
     def cancel(self) -> None:  # noqa: B027 - optional hook
         """Ask a frame running on another thread to stop early (it then raises

@@ -9,8 +9,8 @@ Two kinds of model run here:
 
 * *fused* models exported from our torch architectures: uint8 ``(1, H, W, 3)`` RGB in and out, with
   normalisation, colour swap and quantisation inside the graph;
-* third-party float models (AnimeGANv3, White-box, ...): pre/post-processing is done here with
-  vectorised numpy on reused buffers, following the style manifest's layout / colour / range.
+* float models (AnimeGANv3, White-box, our ``*_lite`` students, ...): pre/post-processing by
+  :class:`.graph_io.FloatGraphIO`, following the style manifest's layout / colour / range.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import hashlib
 import io
 import json
 import logging
-import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import numpy as np
 from ...errors import BackendError, StyleError
 from ..style import StyleFile, StyleManifest, atomic_write_bytes, tensors_sha256
 from .base import Backend, RunCancelled
+from .graph_io import FloatGraphIO
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +117,9 @@ def export_fused_onnx(style: StyleFile, *, fp16: bool = False, opset: int = 17) 
 
 
 def _cache_dir() -> Path:
-    try:
-        import platformdirs
-    except ImportError:  # a headless box with only the training stack (e.g. the GPU run's machine)
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "cartoon_cam" / "onnx"
-    return Path(platformdirs.user_cache_dir("cartoon_cam", appauthor=False)) / "onnx"
+    from ...paths import user_cache_dir
+
+    return user_cache_dir() / "onnx"
 
 
 # Bump when export_fused_onnx or Uint8Wrapper change what an exported graph computes: cached
@@ -158,11 +156,6 @@ def cached_fused_onnx(style: StyleFile, *, fp16: bool = False) -> bytes:
     except OSError as e:  # a read-only cache is not fatal
         log.warning("cannot cache exported ONNX model at %s: %s", path, e)
     return data
-
-
-def is_fused(session: object) -> bool:
-    inp = session.get_inputs()[0]  # type: ignore[attr-defined]
-    return inp.type == "tensor(uint8)"
 
 
 # --------------------------------------------------------------------------- backend
@@ -218,7 +211,7 @@ class OnnxBackend(Backend):
                                     (self._fused and granted[0] == "TensorrtExecutionProvider")) else "fp32"
         if self._fused and style.onnx_bytes is None and gpu and granted[0] in GPU_PROVIDERS:
             self.precision = "fp16"
-        self._buf: np.ndarray | None = None
+        self._io = FloatGraphIO(style.manifest, self._in_dtype)
         self._ort = ort
         self._run_opts: object | None = None
 
@@ -242,39 +235,28 @@ class OnnxBackend(Backend):
     def _infer(self, rgb: np.ndarray) -> np.ndarray:
         if self._fused:
             return self._run(rgb[None])[0]
-        return self._postprocess(self._run(self._preprocess(rgb)))
+        return self._io.post(self._run(self._io.pre(rgb)))
 
-    def _preprocess(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 RGB HxWx3 → float 1xCxHxW or 1xHxWxC in the model's colour order and range."""
-        m = self.manifest
-        lo, hi = m.value_range
-        src = rgb[..., ::-1] if m.color == "BGR" else rgb
-        h, w = rgb.shape[:2]
-        shape = (1, 3, h, w) if m.layout == "NCHW" else (1, h, w, 3)
-        if self._buf is None or self._buf.shape != shape or self._buf.dtype != self._in_dtype:
-            self._buf = np.empty(shape, self._in_dtype)
-        buf = self._buf
-        np.copyto(buf[0], src.transpose(2, 0, 1) if m.layout == "NCHW" else src, casting="unsafe")
-        buf *= (hi - lo) / 255.0
-        buf += lo
-        return buf
+    @property
+    def io(self) -> FloatGraphIO:
+        """The float pre/post-processing of this style (unused by fused graphs)."""
+        return self._io
 
-    def _postprocess(self, y: np.ndarray) -> np.ndarray:
-        m = self.manifest
-        lo, hi = m.value_range
-        y = y[0]
-        if m.layout == "NCHW":
-            y = y.transpose(1, 2, 0)
-        if m.color == "BGR":
-            y = y[..., ::-1]
-        out = (y.astype(np.float32, copy=False) - lo) * (255.0 / (hi - lo))
-        np.clip(out, 0.0, 255.0, out=out)
-        np.rint(out, out=out)
-        return np.ascontiguousarray(out.astype(np.uint8))
+    def run_graph(self, feed: np.ndarray) -> np.ndarray:
+        """The graph alone: ``feed`` in its input layout and dtype (e.g. from ``io.pre``) → its
+        first output, as ONNX Runtime returns it."""
+        return self._run(feed)
+
+    def network_fn(self, x: np.ndarray) -> Callable[[], object]:
+        """The session alone on ``x`` (uint8 RGB HxWx3, already sized for the network): the input
+        is prepared once, so timing the returned call measures ONNX Runtime only."""
+        feed = x[None].copy() if self._fused else self._io.pre(x).copy()
+        sess, name = self._sess, self._in_name
+        return lambda: sess.run(None, {name: feed})
 
     def _release(self) -> None:
         self._sess = None  # type: ignore[assignment]
-        self._buf = None
+        self._io.release()
 
 
 def describe_providers() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -161,6 +162,22 @@ class TorchBackend(Backend):
             self.precision = "fp32"
             y = self._net(self._pre(rgb, torch.float32))
         return self._post(y)
+
+    def network_fn(self, x: np.ndarray) -> Callable[[], object]:
+        """The network alone on a ready float input of ``x``'s size (channels-last, as
+        :meth:`_infer` feeds it), synchronised on CUDA so a timed call includes the GPU work."""
+        net, dev = self._net, self._dev
+        dtype = next(net.parameters()).dtype
+        t = torch.zeros(1, 3, x.shape[0], x.shape[1], device=dev, dtype=dtype)
+        t = t.contiguous(memory_format=torch.channels_last)
+
+        def run() -> None:
+            with torch.inference_mode():
+                net(t)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+
+        return run
 
     def _release(self) -> None:
         self._net = None  # type: ignore[assignment]
