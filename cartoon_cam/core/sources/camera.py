@@ -9,10 +9,14 @@ library (MIT), asked once per capture API in :func:`capture_apis` order; the fir
 any camera wins, and its index is the one that API's ``VideoCapture`` opens:
 
 * **Windows**: the DirectShow device list (then Media Foundation's, if DirectShow lists none),
-  read through the library's compiled helper; its position is the ``CAP_DSHOW`` index.
+  read through the library's compiled helper with the same enumerations OpenCV's backends use
+  (``CLSID_VideoInputDeviceCategory``; ``MFEnumDeviceSources``); the position is the index.
 * **macOS**: AVFoundation's devices **sorted by unique ID**, as OpenCV's AVFoundation backend sorts
   them before taking ``devices[index]``. (The FFmpeg ``list_devices`` log parsed here before was in
-  AVFoundation's unsorted order, so with two cameras the name could point at the other one.)
+  AVFoundation's unsorted order, so with two cameras the name could point at the other one.) The
+  library asks a discovery session (built-in, external, Continuity cameras), OpenCV asks for video
+  and muxed devices: for a device only one of them lists the indices would differ (not checked on
+  a Mac here).
 * **Linux**: ``/dev/videoN`` nodes whose driver reports video capture (``VIDIOC_QUERYCAP``; this
   drops a UVC camera's metadata node and memory-to-memory codec nodes), named from
   ``/sys/class/video4linux/videoN/name``; the index is N, which is what ``CAP_V4L2`` opens.
