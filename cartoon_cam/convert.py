@@ -1,6 +1,9 @@
 """Batch conversion of images and videos (the engine behind ``cartoon-cam convert``).
 
-Images (png, jpg, webp, bmp, tif) keep their format; videos (mp4, mov, mkv, webm, avi, ...) become
+Images (png, jpg, webp, bmp, tif) keep their format and go through Pillow, which keeps what
+OpenCV's codecs drop: the EXIF orientation is applied (the output is upright, its EXIF says
+Orientation 1), and the ICC profile and EXIF (camera, date, artist, ...) are written into the output
+where the format holds them (JPEG, PNG, WebP, TIFF). Videos (mp4, mov, mkv, webm, avi, ...) become
 H.264 MP4 with the audio copied (or re-encoded to AAC when MP4 cannot hold the original codec).
 Every output is written to a temporary file beside its destination and renamed at the end, so a
 failure never leaves a partial file (a truncated video is kept only with ``keep_partial``). Outputs
@@ -10,23 +13,26 @@ umask's permissions) and inputs :mod:`cartoon_cam.limits`. One bad input does no
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import struct
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError, OutputError, brief
 from .files import apply_umask, check_output
 from .inference.backends import Backend
 from .inference.style import atomic_write_bytes
-from .limits import check_image_file, check_input_size
+from .limits import MAX_INPUT_PIXELS, check_image_file, check_input_size
 
 log = logging.getLogger(__name__)
 
@@ -46,120 +52,138 @@ def is_video(p: Path) -> bool:
 # --------------------------------------------------------------------------- images
 
 
-def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read an image file → (uint8 RGB HxWx3 C-contiguous, alpha uint8 HxW or None).
+@dataclass
+class Picture:
+    """A decoded picture, upright: ``rgb`` uint8 HxWx3 RGB C-contiguous, ``alpha`` uint8 HxW (255 =
+    opaque) or None, and what OpenCV's decoder would drop: the ``icc_profile`` (raw ICC bytes, kept
+    only for an RGB profile, since the pixels are RGB) and ``exif`` (raw TIFF-structured EXIF block,
+    its Orientation already set to 1) or None."""
 
-    Grayscale is expanded to RGB, 16-bit is scaled to 8-bit, and the EXIF orientation (JPEG APP1,
-    PNG ``eXIf``, WebP ``EXIF``; TIFF by OpenCV itself) is applied to colour and alpha alike.
-    An empty file, or a picture over :data:`cartoon_cam.limits.MAX_INPUT_PIXELS` (read from its
-    header, before decoding), is an :class:`InputError`.
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+
+
+def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Any Pillow mode → (uint8 RGB HxWx3 C-contiguous, alpha uint8 HxW or None): 16-bit scaled
+    to 8-bit (high byte, as Pillow does for 16-bit colour itself), 32-bit integer and float grey
+    stretched min..max to 0..255, grey and palette expanded to RGB."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # one channel, more than 8 bits
+        a = np.asarray(im)
+        if im.mode.startswith("I;16"):
+            a8 = (a.astype(np.uint16) >> 8).astype(np.uint8)
+        else:
+            lo, hi = float(a.min()), float(a.max())
+            scale = 255.0 / (hi - lo) if hi > lo else 0.0
+            a8 = np.rint((a.astype(np.float64) - lo) * scale).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(a8[..., None], 3, axis=2)), None
+    has_alpha = "A" in im.getbands() or "transparency" in im.info
+    if im.mode in ("RGBa", "La"):  # premultiplied
+        has_alpha = True
+    mode = "RGBA" if has_alpha else "RGB"
+    # Copied out in bands of about 4 MB (converted band by band): the peak is the decoded picture
+    # plus the array, where np.asarray(im) would add two whole-picture copies (Pillow's tobytes).
+    w, h = im.size
+    a = np.empty((h, w, len(mode)), np.uint8)
+    step = max(1, (4 << 20) // (w * len(mode)))
+    for y in range(0, h, step):
+        band = im.crop((0, y, w, min(h, y + step)))
+        a[y:y + step] = np.asarray(band if band.mode == mode else band.convert(mode))
+    if has_alpha:
+        return np.ascontiguousarray(a[..., :3]), np.ascontiguousarray(a[..., 3])
+    return np.ascontiguousarray(a), None
+
+
+def _rgb_icc(icc: bytes | None) -> bytes | None:
+    """``icc`` if it is an RGB profile (data colour space ``RGB `` at bytes 16..20), else None:
+    a CMYK or grey profile does not describe the RGB pixels written out."""
+    if icc and len(icc) >= 20 and icc[16:20] == b"RGB ":
+        return bytes(icc)
+    if icc:
+        log.debug("ICC profile for %r pixels dropped (the output is RGB)", icc[16:20])
+    return None
+
+
+def load_image(path: Path) -> Picture:
+    """Read an image file with Pillow into an upright :class:`Picture`.
+
+    The EXIF orientation (JPEG, PNG ``eXIf``, WebP, TIFF) is applied to colour and alpha alike
+    (:func:`PIL.ImageOps.exif_transpose`); the ICC profile and EXIF are kept for the output.
+    Grayscale is expanded to RGB, 16-bit is scaled to 8-bit. An empty file, or a picture over
+    :data:`cartoon_cam.limits.MAX_INPUT_PIXELS` (read from its header, before decoding: ours, then
+    Pillow's, whose decompression-bomb check becomes the same :class:`InputError`), is an
+    :class:`InputError`, as is anything Pillow cannot decode.
     """
     check_image_file(path)
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)  # the header only
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(f"{path}: larger than the limit of {MAX_INPUT_PIXELS // (1024 * 1024)} MP "
+                         f"({e}); scale it down first") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable image (corrupt or unsupported format)") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise InputError(f"{path}: not a readable image (corrupt or unsupported format)")
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    # IMREAD_UNCHANGED ignores EXIF orientation: apply it here, the same way for every channel layout.
-    img = apply_orientation(img, exif_orientation(data.tobytes()))
-    alpha = None
-    if img.ndim == 2:
-        rgb = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 4:
-        alpha = np.ascontiguousarray(img[..., 3])
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    else:
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(rgb), alpha
+    with im:
+        check_input_size(im.width, im.height, str(path))
+        try:
+            icc = _rgb_icc(im.info.get("icc_profile"))
+            oriented = ExifTags.Base.Orientation in im.getexif()
+            ImageOps.exif_transpose(im, in_place=True)  # decodes; no second copy of the pixels
+            exif = im.getexif()
+            rgb, alpha = _pixels(im)
+        except (OSError, ValueError, SyntaxError, struct.error) as e:
+            raise InputError(f"{path}: not a readable image ({e})") from None
+    exif_bytes = None
+    if len(exif):
+        if oriented:  # exif_transpose deleted the tag; say "upright" outright instead
+            exif[ExifTags.Base.Orientation] = 1
+        exif_bytes = exif.tobytes()
+    return Picture(rgb, alpha, icc, exif_bytes)
 
 
-def _tiff_orientation(tiff: bytes) -> int:
-    """The Orientation tag (0x0112) of IFD0 of a TIFF/EXIF block; 1 when absent or unreadable."""
-    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
-        return 1
-    bo = "little" if tiff[:2] == b"II" else "big"
-    ifd = int.from_bytes(tiff[4:8], bo)
-    if ifd + 2 > len(tiff):
-        return 1
-    for i in range(int.from_bytes(tiff[ifd:ifd + 2], bo)):
-        e = ifd + 2 + 12 * i
-        if e + 12 > len(tiff):
-            break
-        if int.from_bytes(tiff[e:e + 2], bo) == 0x0112:
-            v = int.from_bytes(tiff[e + 8:e + 10], bo)  # SHORT, left-justified in the value field
-            return v if 1 <= v <= 8 else 1
-    return 1
+def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read an image file → (uint8 RGB HxWx3 C-contiguous, alpha uint8 HxW or None), upright;
+    see :func:`load_image` (which also returns the ICC profile and EXIF)."""
+    pic = load_image(path)
+    return pic.rgb, pic.alpha
 
 
-def exif_orientation(data: bytes) -> int:
-    """EXIF orientation (1..8) of an encoded JPEG, PNG or WebP file; 1 when there is none."""
-    if data[:2] == b"\xff\xd8":  # JPEG: walk the marker segments up to the image data
-        i = 2
-        while i + 4 <= len(data) and data[i] == 0xFF:
-            marker, n = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
-            if marker == 0xFF:  # fill byte
-                i += 1
-                continue
-            if marker in (0xD9, 0xDA):  # end of image / start of scan
-                break
-            if marker == 0xE1 and data[i + 4:i + 10] == b"Exif\x00\x00":
-                return _tiff_orientation(data[i + 10:i + 2 + n])
-            i += 2 + n
-        return 1
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        i = 8
-        while i + 8 <= len(data):
-            n, kind = int.from_bytes(data[i:i + 4], "big"), data[i + 4:i + 8]
-            if kind == b"eXIf":
-                return _tiff_orientation(data[i + 8:i + 8 + n])
-            if kind == b"IEND":
-                break
-            i += 12 + n
-        return 1
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        i = 12
-        while i + 8 <= len(data):
-            kind, n = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "little")
-            if kind == b"EXIF":
-                block = data[i + 8:i + 8 + n]
-                return _tiff_orientation(block[6:] if block.startswith(b"Exif\x00\x00") else block)
-            i += 8 + n + (n & 1)
-        return 1
-    return 1  # TIFF is not read here: OpenCV's TIFF decoder applies its Orientation tag itself
+PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
+               ".tif": "TIFF", ".tiff": "TIFF"}
+_ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+_META_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")  # can carry an ICC profile and EXIF
 
 
-def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn a stored HxW[xC] picture upright for EXIF ``orientation`` (as OpenCV's IMREAD_COLOR does)."""
-    if orientation in (5, 6, 7, 8):
-        img = img.swapaxes(0, 1)  # transpose
-    if orientation in (2, 3, 6, 7):
-        img = img[:, ::-1]  # flip horizontally
-    if orientation in (3, 4, 7, 8):
-        img = img[::-1]  # flip vertically
-    return img if orientation == 1 else np.ascontiguousarray(img)
-
-
-def encode_image(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None = None) -> bytes:
-    """uint8 RGB HxWx3 (+ optional alpha HxW) → encoded file bytes for ``suffix``."""
-    suffix = suffix.lower()
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if alpha is not None and suffix in (".png", ".webp", ".tif", ".tiff") and alpha.shape == rgb.shape[:2]:
-        bgr = np.dstack([bgr, alpha])
-    params: list[int] = []
-    if suffix in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
-    elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, 95]
-    ok, buf = cv2.imencode(suffix, bgr, params)
-    if not ok:
+def encode_image(rgb: np.ndarray, suffix: str, alpha: np.ndarray | None = None, *,
+                 icc_profile: bytes | None = None, exif: bytes | None = None) -> bytes:
+    """uint8 RGB HxWx3 (+ optional alpha uint8 HxW, kept for PNG, WebP and TIFF) → encoded file
+    bytes for ``suffix`` (Pillow; JPEG and WebP at quality 95), with ``icc_profile`` and ``exif``
+    (raw bytes, as in :class:`Picture`) embedded where the format holds them (not BMP)."""
+    fmt = PIL_FORMATS.get(suffix.lower())
+    if fmt is None:
         raise OutputError(f"cannot encode {suffix} image")
-    return buf.tobytes()
+    if alpha is not None and fmt in _ALPHA_FORMATS and alpha.shape == rgb.shape[:2]:
+        im = Image.fromarray(np.ascontiguousarray(np.dstack([rgb, alpha])), "RGBA")
+    else:
+        im = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    opts: dict[str, object] = {}
+    if fmt in ("JPEG", "WEBP"):
+        opts["quality"] = 95
+    if fmt in _META_FORMATS:
+        if icc_profile:
+            opts["icc_profile"] = icc_profile
+        if exif:
+            opts["exif"] = exif
+    buf = io.BytesIO()
+    try:
+        im.save(buf, format=fmt, **opts)
+    except (OSError, ValueError, KeyError) as e:
+        raise OutputError(f"cannot encode {suffix} image ({e})") from None
+    return buf.getvalue()
 
 
 def compose(original: np.ndarray, cartoon: np.ndarray, side_by_side: bool) -> np.ndarray:
@@ -168,11 +192,14 @@ def compose(original: np.ndarray, cartoon: np.ndarray, side_by_side: bool) -> np
 
 
 def convert_image(backend: Backend, src: Path, dst: Path, *, side_by_side: bool = False) -> None:
-    rgb, alpha = read_image(src)
+    """Cartoonize the picture ``src`` into ``dst`` (format from its suffix), atomically, keeping
+    its alpha (where the format can), ICC profile and EXIF (Orientation 1: written upright)."""
+    pic = load_image(src)
+    rgb, alpha = pic.rgb, pic.alpha
     out = compose(rgb, backend.process(rgb), side_by_side)
     if side_by_side and alpha is not None:
         alpha = np.hstack([alpha, alpha])
-    data = encode_image(out, dst.suffix, alpha)
+    data = encode_image(out, dst.suffix, alpha, icc_profile=pic.icc_profile, exif=pic.exif)
     try:
         atomic_write_bytes(dst, data)
     except OSError as e:

@@ -376,6 +376,114 @@ def test_exif_rotated_jpeg_through_cli(tmp_path: Path) -> None:
     assert out[25:35, 40:60].mean() > 150 and out[5:15, 5:25].mean() < 100
 
 
+# --------------------------------------------------------------------------- metadata (Pillow)
+
+
+def _srgb_icc() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _photo_with_metadata(path: Path, orientation: int = 6) -> tuple[np.ndarray, bytes]:
+    """A JPEG stored sideways (EXIF Orientation ``orientation``) with Make, Artist, a DateTimeOriginal
+    in the Exif sub-IFD and an sRGB ICC profile; returns the stored RGB and the profile."""
+    from PIL import ExifTags, Image
+
+    stored = np.zeros((40, 64, 3), np.uint8)
+    stored[:20, :32] = (255, 255, 255)  # white top-left as stored
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "TestCam"
+    exif[ExifTags.Base.Artist] = "A. Photographer"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2024:05:06 07:08:09"
+    icc = _srgb_icc()
+    Image.fromarray(stored).save(path, "JPEG", quality=95, exif=exif.tobytes(), icc_profile=icc)
+    return stored, icc
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif"])
+def test_convert_keeps_icc_and_exif_and_writes_upright(tmp_path: Path, suffix: str) -> None:
+    """EXIF orientation 6 (90° clockwise) comes out upright, and the ICC profile and EXIF (Make,
+    Artist, the Exif sub-IFD) survive into the output with Orientation reset to 1."""
+    from PIL import ExifTags, Image
+
+    src = tmp_path / "photo.jpg"
+    _, icc = _photo_with_metadata(src)
+    dst = tmp_path / f"out{suffix}"
+    assert main(["convert", str(src), "-o", str(dst), "--style", "classic"]) == 0
+    with Image.open(dst) as im:
+        assert im.size == (40, 64)  # W x H: turned upright (stored 64 wide, 40 high)
+        assert im.info.get("icc_profile") == icc
+        exif = im.getexif()
+        assert exif.get(ExifTags.Base.Make) == "TestCam"
+        assert exif.get(ExifTags.Base.Artist) == "A. Photographer"
+        assert exif.get(ExifTags.Base.Orientation) == 1
+        assert exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) == "2024:05:06 07:08:09"
+        gray = np.asarray(im.convert("L"))
+    # the white stored top-left is the top-right once turned 90° clockwise
+    assert gray[5:15, 25:35].mean() > 150 and gray[45:60, 5:15].mean() < 100
+
+
+def test_read_image_matches_an_exif_turn_and_keeps_metadata(tmp_path: Path) -> None:
+    from PIL import ExifTags, Image
+
+    from cartoon_cam.convert import load_image
+
+    src = tmp_path / "photo.jpg"
+    _photo_with_metadata(src, orientation=6)
+    pic = load_image(src)
+    with Image.open(src) as im:
+        plain = np.asarray(im.convert("RGB"))
+    assert np.array_equal(pic.rgb, np.rot90(plain, -1)) and pic.alpha is None
+    exif = Image.Exif()
+    exif.load(pic.exif)
+    assert exif[ExifTags.Base.Orientation] == 1 and exif[ExifTags.Base.Make] == "TestCam"
+    assert pic.icc_profile == _srgb_icc()
+
+
+def test_a_non_rgb_icc_profile_is_not_carried_over(tmp_path: Path) -> None:
+    """A CMYK JPEG's profile does not describe the RGB pixels written: it is dropped."""
+    from PIL import Image
+
+    from cartoon_cam.convert import encode_image, load_image
+
+    fake_cmyk_icc = bytes(16) + b"CMYK" + bytes(108)
+    Image.new("CMYK", (16, 8), (0, 0, 0, 0)).save(tmp_path / "c.jpg", icc_profile=fake_cmyk_icc)
+    pic = load_image(tmp_path / "c.jpg")
+    assert pic.icc_profile is None and pic.rgb.shape == (8, 16, 3) and pic.rgb.min() > 240  # white
+    out = encode_image(pic.rgb, ".png", icc_profile=pic.icc_profile, exif=pic.exif)
+    with Image.open(__import__("io").BytesIO(out)) as im:
+        assert "icc_profile" not in im.info
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("gray", [False, True])
+def test_16_bit_pictures_are_scaled_to_8_bit(tmp_path: Path, suffix: str, gray: bool) -> None:
+    from cartoon_cam.convert import read_image
+
+    g = (np.arange(12 * 16, dtype=np.uint16).reshape(12, 16) * 300)
+    stored = g if gray else np.dstack([g, g // 2, g // 3])  # BGR for OpenCV
+    assert cv2.imwrite(str(tmp_path / f"x{suffix}"), stored)
+    rgb, alpha = read_image(tmp_path / f"x{suffix}")
+    want = (np.dstack([g, g, g]) if gray else np.dstack([g // 3, g // 2, g])) >> 8
+    assert rgb.dtype == np.uint8 and alpha is None and np.array_equal(rgb, want.astype(np.uint8))
+
+
+def test_palette_png_with_transparency_keeps_its_alpha(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from cartoon_cam.convert import read_image
+
+    im = Image.new("P", (8, 4), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.paste(1, (4, 0, 8, 4))
+    im.save(tmp_path / "p.png", transparency=1)
+    rgb, alpha = read_image(tmp_path / "p.png")
+    assert rgb[0, 0].tolist() == [255, 0, 0] and rgb[0, 7].tolist() == [0, 0, 255]
+    assert alpha is not None and alpha[:, :4].min() == 255 and alpha[:, 4:].max() == 0
+
+
 # --------------------------------------------------------------------------- one-line errors
 
 

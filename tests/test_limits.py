@@ -97,12 +97,38 @@ def test_a_huge_picture_is_refused_from_its_header(tmp_path: Path, monkeypatch, 
     def no_decode(*_a, **_k):
         raise AssertionError("the picture was decoded")
 
-    monkeypatch.setattr(convert.cv2, "imdecode", no_decode)
+    monkeypatch.setattr(convert.Image, "open", no_decode)
     with pytest.raises(InputError, match="20000x20000.*64 MP"):
         convert.read_image(big)
+    monkeypatch.undo()
     rc = main(["convert", str(big), "-o", str(tmp_path / "o.png"), "--style", "classic"])
     assert rc == 2 and "larger than the limit" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(("w", "h", "needle"), [
+    (20000, 20000, "decompression bomb"),  # over twice Pillow's MAX_IMAGE_PIXELS: Pillow refuses it
+    (10000, 10000, "decompression bomb"),  # over Pillow's MAX_IMAGE_PIXELS: only a warning, made an error
+    (9000, 9000, "9000x9000 (81 MP)"),  # over our 64 MP, under Pillow's limit: our check, from its header
+])
+def test_a_huge_picture_our_header_reader_misses_is_refused_by_pillow_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, w: int, h: int, needle: str) -> None:
+    """Without our own header size (a format it does not know), Pillow's header still decides
+    before any pixel is decoded, and its decompression-bomb error is our one-sentence InputError."""
+    from PIL import Image
+
+    from cartoon_cam import convert
+
+    big = huge_png(tmp_path / "big.png", w, h)
+    monkeypatch.setattr(limits, "image_header_size", lambda data: None)
+
+    def no_decode(*_a, **_k):
+        raise AssertionError("the picture was decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decode)
+    with pytest.raises(InputError, match="larger than the limit of 64 MP") as e:
+        convert.read_image(big)
+    assert needle in str(e.value)
 
 
 def test_live_refuses_a_huge_picture_before_anything_opens(tmp_path: Path, capsys) -> None:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+import cartoon_cam.core.sources.camera as camera_mod
 from cartoon_cam.core.sources import (
     CameraInfo,
     CameraSource,
@@ -26,7 +27,6 @@ from cartoon_cam.core.sources import (
     frame_number,
     open_source,
 )
-from cartoon_cam.core.sources.camera import list_linux_cameras, parse_device_list
 from cartoon_cam.errors import InputError
 
 
@@ -202,36 +202,153 @@ def test_capture_api_per_os() -> None:
     assert [label for _, label in capture_apis("linux")] == ["v4l2"]
 
 
-def test_linux_cameras_listed_by_name(tmp_path: Path) -> None:
-    def node(n: int, name: str, index: int) -> None:
-        d = tmp_path / f"video{n}"
-        d.mkdir()
-        (d / "name").write_text(name + "\n")
-        (d / "index").write_text(f"{index}\n")
+class FakeEntry:
+    """What ``cv2_enumerate_cameras.enumerate_cameras`` returns (its ``CameraInfo``)."""
 
-    node(0, "HD Webcam", 0)
-    node(1, "HD Webcam", 1)  # its metadata node: skipped
-    node(2, "HD Webcam", 0)  # a second identical camera
-    node(10, "OBS Virtual Camera", 0)
-    cams = list_linux_cameras(tmp_path)
-    assert cams == [CameraInfo(0, "HD Webcam", "/dev/video0"), CameraInfo(2, "HD Webcam (2)", "/dev/video2"),
-                    CameraInfo(10, "OBS Virtual Camera", "/dev/video10")]
+    def __init__(self, index: int, name: str | None, path: str | None = None, vid: int | None = None,
+                 pid: int | None = None, backend: int = 0) -> None:
+        self.index, self.name, self.path, self.vid, self.pid, self.backend = index, name, path, vid, pid, backend
+
+
+@pytest.fixture
+def fake_library(monkeypatch: pytest.MonkeyPatch) -> dict[int, list[FakeEntry]]:
+    """The library's enumerate function replaced: returns ``listing[api]`` and records the APIs asked
+    in ``listing["asked"]``; warnings start afresh and every /dev node counts as accessible."""
+    import cv2_enumerate_cameras
+
+    listing: dict = {"asked": []}
+
+    def enumerate_cameras(api: int = 0) -> list[FakeEntry]:
+        listing["asked"].append(api)
+        return list(listing.get(api, []))
+
+    monkeypatch.setattr(cv2_enumerate_cameras, "enumerate_cameras", enumerate_cameras)
+    monkeypatch.setattr(camera_mod, "_warned", set())
+    monkeypatch.setattr(camera_mod.os, "access", lambda path, mode: True)
+    return listing
+
+
+def test_cameras_listed_by_name_from_the_library(fake_library: dict) -> None:
+    """Sorted by index, one entry per index, equal names told apart, blank names filled in."""
+    v4l2 = cv2.CAP_V4L2
+    fake_library[v4l2] = [
+        FakeEntry(10, "OBS Virtual Camera", "/dev/video10", backend=v4l2),
+        FakeEntry(2, "HD Webcam", "/dev/video2", 0x046D, 0x0825, v4l2),  # a second identical camera
+        FakeEntry(0, "HD Webcam", "/dev/video0", 0x046D, 0x0825, v4l2),
+        FakeEntry(0, "HD Webcam", "/dev/video0", 0x046D, 0x0825, v4l2),  # listed twice: kept once
+        FakeEntry(4, "  ", None, backend=v4l2),
+    ]
+    cams = camera_mod.list_named_cameras("linux")
+    assert cams == [
+        CameraInfo(0, "HD Webcam", "/dev/video0", 0x046D, 0x0825, v4l2),
+        CameraInfo(2, "HD Webcam (2)", "/dev/video2", 0x046D, 0x0825, v4l2),
+        CameraInfo(4, "Camera 4", "", None, None, v4l2),
+        CameraInfo(10, "OBS Virtual Camera", "/dev/video10", None, None, v4l2),
+    ]
+    assert fake_library["asked"] == [v4l2]  # V4L2 only, not GStreamer
     assert find_camera("hd webcam (2)", cams).index == 2
     assert find_camera("OBS", cams).index == 10
     assert find_camera("Logitech", cams) is None
-    assert list_linux_cameras(tmp_path / "absent") == []
 
 
-def test_ffmpeg_device_lists_parse() -> None:
-    new = ['"Integrated Camera" (video)', '  Alternative name "@device_pnp_\\\\?\\usb"',
-           '"Microphone (Realtek)" (audio)', '"OBS Virtual Camera" (video)']
-    assert parse_device_list("dshow", new) == ["Integrated Camera", "OBS Virtual Camera"]
-    old = ["DirectShow video devices (some may be both video and audio devices)", ' "USB Cam"',
-           "DirectShow audio devices", ' "Mic"']
-    assert parse_device_list("dshow", old) == ["USB Cam"]
-    mac = ["AVFoundation video devices:", "[0] FaceTime HD Camera", "[1] Capture screen 0",
-           "AVFoundation audio devices:", "[0] MacBook Pro Microphone"]
-    assert parse_device_list("avfoundation", mac) == ["FaceTime HD Camera", "Capture screen 0"]
+def test_camera_listing_prefers_the_api_per_os(fake_library: dict) -> None:
+    """Windows: DirectShow, Media Foundation only when DirectShow lists nothing; macOS: AVFoundation."""
+    dshow, msmf, avf = cv2.CAP_DSHOW, cv2.CAP_MSMF, cv2.CAP_AVFOUNDATION
+    fake_library[dshow] = [FakeEntry(0, "Integrated Camera", r"\\?\usb#vid_04f2&pid_b6dd", 0x04F2, 0xB6DD, dshow)]
+    fake_library[msmf] = [FakeEntry(0, "OBS Virtual Camera", None, backend=msmf),
+                          FakeEntry(1, "Integrated Camera", None, backend=msmf)]
+    fake_library[avf] = [FakeEntry(0, "FaceTime HD Camera", "8020000005ac8514", backend=avf)]
+    win = camera_mod.list_named_cameras("win32")
+    assert [(c.index, c.name, c.api, c.vid) for c in win] == [(0, "Integrated Camera", dshow, 0x04F2)]
+    assert fake_library["asked"] == [dshow]
+    fake_library[dshow] = []
+    fake_library["asked"].clear()
+    win = camera_mod.list_named_cameras("win32")
+    assert [(c.index, c.name, c.api) for c in win] == [(0, "OBS Virtual Camera", msmf), (1, "Integrated Camera", msmf)]
+    assert fake_library["asked"] == [dshow, msmf]
+    mac = camera_mod.list_named_cameras("darwin")
+    assert [(c.index, c.name, c.path, c.api) for c in mac] == [(0, "FaceTime HD Camera", "8020000005ac8514", avf)]
+
+
+def test_camera_opens_first_with_the_api_that_listed_it(fake_library: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index from Media Foundation's listing is opened with Media Foundation before DirectShow."""
+    opened: list[tuple[int, int]] = []
+
+    class Cap:
+        def __init__(self, index: int, api: int) -> None:
+            opened.append((index, api))
+
+        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+            return True
+
+        def set(self, prop: int, value: float) -> bool:
+            return True
+
+        def get(self, prop: int) -> float:
+            return 0.0
+
+        def read(self) -> tuple[bool, np.ndarray]:
+            return True, np.zeros((4, 4, 3), np.uint8)
+
+        def release(self) -> None:
+            pass
+
+    win_apis = camera_mod.capture_apis("win32")
+    monkeypatch.setattr(camera_mod, "capture_apis", lambda platform=None: win_apis)
+    monkeypatch.setattr(camera_mod.cv2, "VideoCapture", Cap)
+    fake_library[cv2.CAP_MSMF] = [FakeEntry(0, "Other", backend=cv2.CAP_MSMF),
+                                  FakeEntry(1, "USB Cam", backend=cv2.CAP_MSMF)]
+    cam = CameraSource("USB Cam")
+    cam.open()
+    assert opened == [(1, cv2.CAP_MSMF)] and cam.granted["api"] == "msmf"
+    cam.close()
+
+
+@pytest.mark.parametrize("failure", ["missing", "raises"])
+def test_camera_listing_failure_is_logged_not_fatal(failure: str, fake_library: dict, monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """No library, or one that raises: a warning (once) with the reason, an empty listing, probing by
+    index on request, and a "not connected" error that says why names are unknown."""
+    import sys
+
+    if failure == "missing":
+        monkeypatch.setitem(sys.modules, "cv2_enumerate_cameras", None)  # import raises ImportError
+        reason = "not installed"
+    else:
+        import cv2_enumerate_cameras
+
+        def broken(api: int = 0) -> list:
+            raise OSError("helper crashed")
+
+        monkeypatch.setattr(cv2_enumerate_cameras, "enumerate_cameras", broken)
+        reason = "OSError: helper crashed"
+    probed = [CameraInfo(0, "Camera 0")]
+    monkeypatch.setattr(camera_mod, "_probe_indices", lambda n=4: probed)
+    with caplog.at_level("DEBUG", logger=camera_mod.log.name):
+        assert camera_mod.list_cameras() == []
+        assert camera_mod.list_cameras(probe=True) == probed
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and reason in warnings[0].getMessage()
+    assert "Camera names cannot be read" in warnings[0].getMessage()
+    with pytest.raises(SourceError, match=f"'HD Webcam' is not connected.*{reason}"):
+        CameraSource("HD Webcam").open()
+
+
+def test_camera_without_device_access_is_listed_with_a_warning(fake_library: dict, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Without access the library cannot ask the driver and lists metadata nodes too: those are
+    dropped by their sysfs index, so the second camera keeps its name "HD Webcam (2)"."""
+    v4l2 = cv2.CAP_V4L2
+    for n, index in ((0, 0), (1, 1), (2, 0)):  # camera, its metadata node, a second camera
+        (tmp_path / f"video{n}").mkdir()
+        (tmp_path / f"video{n}" / "index").write_text(f"{index}\n")
+    monkeypatch.setattr(camera_mod, "SYSFS_V4L", str(tmp_path))
+    fake_library[v4l2] = [FakeEntry(n, "HD Webcam", f"/dev/video{n}", backend=v4l2) for n in (0, 1, 2)]
+    monkeypatch.setattr(camera_mod.os, "access", lambda path, mode: False)
+    with caplog.at_level("WARNING", logger=camera_mod.log.name):
+        cams = camera_mod.list_named_cameras("linux")
+    assert [(c.index, c.name) for c in cams] == [(0, "HD Webcam"), (2, "HD Webcam (2)")]
+    assert "No access to /dev/video0" in caplog.text and "'video' group" in caplog.text
 
 
 def test_missing_camera_fails_to_open_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:

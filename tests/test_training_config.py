@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from training.config import PRESETS, ConfigError, _tomllib, from_dict, parse_set, resolve, to_toml
+from training.config import (
+    PRESETS,
+    ConfigError,
+    _tomllib,
+    from_dict,
+    load_file,
+    parse_set,
+    resolve,
+    to_toml,
+)
 
 
 def test_presets_carry_the_official_weights() -> None:
@@ -54,6 +63,22 @@ def test_resolved_config_round_trips_through_toml() -> None:
     data = _tomllib().loads(to_toml(cfg))
     back = from_dict(data)
     assert back == cfg and back.hash() == cfg.hash()
+
+
+def test_toml_round_trip_keeps_nested_tables_lists_floats_and_awkward_strings(tmp_path: Path) -> None:
+    """to_toml (tomli-w) → load_file (tomllib) gives the same values: nested tables, lists, floats
+    (small, negative, inf), and strings with quotes, backslashes, newlines, tabs and non-ASCII."""
+    import math
+
+    name = 'My "quoted" style\\with a backslash\nand a newline\tand a tab, ünïcode ✓'
+    arch = {"widths": [8, 16, 32], "ratios": [0.5, 1.25, -3e-07], "inner": {"eps": 1e-05, "tag": "a'b\"c",
+            "deeper": {"on": True, "none_of": []}}, "limit": math.inf}
+    cfg = resolve(preset="ci_tiny", overrides={"export": {"name": name}, "model": {"arch_config": arch}})
+    (tmp_path / "c.toml").write_text(to_toml(cfg), encoding="utf-8")
+    data = load_file(tmp_path / "c.toml")
+    assert data == cfg.to_dict()
+    assert data["export"]["name"] == name and data["model"]["arch_config"] == arch
+    assert from_dict(data) == cfg
 
 
 def test_yaml_config_needs_pyyaml(tmp_path: Path) -> None:

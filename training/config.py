@@ -420,25 +420,9 @@ def validate(cfg: Config) -> None:
 # --------------------------------------------------------------------------- TOML output
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
 def to_toml(cfg: Config) -> str:
-    d = cfg.to_dict()
-    lines = [f"schema = {d.pop('schema')}", f"preset = {_toml_value(d.pop('preset'))}", ""]
-    for sec, values in d.items():
-        lines.append(f"[{sec}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
-        lines.append("")
-    return "\n".join(lines)
+    """``cfg`` as TOML text (``tomli_w``): ``schema`` and ``preset`` first, then one table per
+    section; :func:`load_file` / :func:`from_dict` read it back to an equal config."""
+    import tomli_w
+
+    return tomli_w.dumps(cfg.to_dict())

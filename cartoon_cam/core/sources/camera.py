@@ -4,16 +4,34 @@ Capture API per OS: DirectShow then Media Foundation on Windows, AVFoundation on
 Linux. MJPG is requested first (most USB cameras reach 30 fps at 720p only in MJPG); the resolution,
 fps and pixel format the driver really granted are read back and reported.
 
-Listing cameras by name, and how a name maps to OpenCV's index:
+Camera names, and the OpenCV index each name maps to, come from the ``cv2-enumerate-cameras``
+library (MIT), asked once per capture API in :func:`capture_apis` order; the first API that lists
+any camera wins, and its index is the one that API's ``VideoCapture`` opens:
 
-* **Linux**: ``/sys/class/video4linux/videoN/name``; only nodes with ``index`` 0 (a UVC camera also
-  exposes a metadata node). The index is N (``/dev/videoN``), which is what ``CAP_V4L2`` opens.
-* **Windows**: the DirectShow device list, read from FFmpeg's ``dshow`` ``list_devices`` through
-  PyAV. DirectShow enumerates in the same order for OpenCV's ``CAP_DSHOW``, so the position is the
-  index (that is why DirectShow is tried before Media Foundation when opening by name).
-* **macOS**: the AVFoundation device list from FFmpeg's ``avfoundation`` ``list_devices`` (the
-  ``[N]`` it prints is the AVFoundation order OpenCV uses).
-* Anywhere names cannot be read, cameras are probed by index (0–3) and called ``Camera N``.
+* **Windows**: the DirectShow device list (then Media Foundation's, if DirectShow lists none),
+  read through the library's compiled helper with the same enumerations OpenCV's backends use
+  (``CLSID_VideoInputDeviceCategory``; ``MFEnumDeviceSources``); the position is the index.
+* **macOS**: AVFoundation's devices **sorted by unique ID**, as OpenCV's AVFoundation backend sorts
+  them before taking ``devices[index]``. (The FFmpeg ``list_devices`` log parsed here before was in
+  AVFoundation's unsorted order, so with two cameras the name could point at the other one.) The
+  library asks a discovery session (built-in, external, Continuity cameras), OpenCV asks for video
+  and muxed devices: for a device only one of them lists the indices would differ (not checked on
+  a Mac here).
+* **Linux**: ``/dev/videoN`` nodes whose driver reports video capture (``VIDIOC_QUERYCAP``; this
+  drops a UVC camera's metadata node and memory-to-memory codec nodes), named from
+  ``/sys/class/video4linux/videoN/name``; the index is N, which is what ``CAP_V4L2`` opens.
+  The sysfs reader used before (``index`` attribute 0 = primary node) was not kept: it needs no
+  device access, but it listed codec nodes as cameras and dropped a second capture node of one
+  device, while the library's answer is the driver's own. Where the library cannot ask the driver
+  (no access to the node) it lists every node, metadata nodes included (measured with fake nodes:
+  ``HD Webcam``, ``HD Webcam (2)`` = the metadata node, and the second camera renamed
+  ``HD Webcam (3)``). Only for such nodes the sysfs ``index`` attribute still drops secondary nodes,
+  so remembered names do not change when access is granted; OpenCV cannot open them either, so
+  that is logged with the fix (the ``video`` group).
+* If the library is missing or fails, that is logged (a warning, once) and cameras are probed by
+  index (0–3, ``probe=True`` only) and called ``Camera N``.
+
+Equal names are told apart in index order: ``HD Webcam``, ``HD Webcam (2)``, …
 
 A name that is not connected makes :meth:`CameraSource.open` raise :class:`SourceError`; a camera
 that stops delivering frames makes :meth:`CameraSource.read` raise :class:`SourceLost`, and the
@@ -25,12 +43,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,18 +58,24 @@ from .base import FrameSource, SourceError, SourceLost
 
 log = logging.getLogger(__name__)
 
-SYSFS_V4L = Path("/sys/class/video4linux")
 PROBE_INDICES = 4
+SYSFS_V4L = "/sys/class/video4linux"
+_warned: set[str] = set()  # listing problems already logged as warnings (then at debug level)
+_listing_problem = ""  # why names could not be read, for the "not connected" error
 
 
 @dataclass(frozen=True)
 class CameraInfo:
-    """A connected camera: OpenCV ``index``, a display ``name`` (unique in a listing) and, on Linux,
-    the device ``path``."""
+    """A connected camera: OpenCV ``index``, a display ``name`` (unique in a listing), the device
+    ``path`` (``/dev/videoN``; the DirectShow device path; the macOS unique ID; may be empty), USB
+    ``vid``/``pid`` where known, and ``api``, the ``cv2.CAP_*`` the index belongs to (0 = unknown)."""
 
     index: int
     name: str
     path: str = ""
+    vid: int | None = None
+    pid: int | None = None
+    api: int = 0
 
 
 def capture_apis(platform: str | None = None) -> list[tuple[int, str]]:
@@ -75,89 +100,79 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def list_linux_cameras(root: Path = SYSFS_V4L) -> list[CameraInfo]:
-    """Capture nodes under ``root`` (``/sys/class/video4linux``), sorted by index."""
-    found: list[tuple[int, str]] = []
-    if not root.is_dir():
-        return []
-    for d in root.iterdir():
-        m = re.fullmatch(r"video(\d+)", d.name)
-        if not m:
-            continue
+def _warn_once(msg: str) -> None:
+    level = logging.DEBUG if msg in _warned else logging.WARNING
+    _warned.add(msg)
+    log.log(level, "%s", msg)
+
+
+def _enumerate(api: int) -> Sequence[Any]:
+    """The library's entries for one ``cv2.CAP_*`` (objects with ``index``, ``name``, ``path``,
+    ``vid``, ``pid``, ``backend``). Raises ImportError if ``cv2-enumerate-cameras`` is missing,
+    NotImplementedError for an API it does not list on this OS, anything else it raises."""
+    from cv2_enumerate_cameras import enumerate_cameras
+
+    return enumerate_cameras(api)
+
+
+def _secondary_node_without_access(path: str) -> bool:
+    """True for a ``/dev/videoN`` we cannot open whose sysfs ``index`` is not 0 (e.g. a UVC
+    metadata node): the library could not ask its driver, so it listed it as a camera."""
+    m = re.fullmatch(r"/dev/(video\d+)", path)
+    if not m or os.access(path, os.R_OK | os.W_OK):
+        return False
+    try:
+        with open(os.path.join(SYSFS_V4L, m.group(1), "index"), encoding="ascii") as f:
+            return f.read().strip() not in ("", "0")
+    except (OSError, ValueError):
+        return False
+
+
+def _to_infos(entries: Sequence[Any], api: int) -> list[CameraInfo]:
+    """Library entries → :class:`CameraInfo` sorted by index, one per index, names made unique."""
+    by_index: dict[int, Any] = {}
+    for e in entries:
+        by_index.setdefault(int(e.index), e)
+    found = sorted(by_index.items())
+    found = [(i, e) for i, e in found if not _secondary_node_without_access(str(e.path or ""))]
+    names = _unique([str(e.name or "").strip() or f"Camera {i}" for i, e in found])
+    out = []
+    for (i, e), name in zip(found, names):
+        path = str(e.path or "")
+        if path.startswith("/dev/") and not os.access(path, os.R_OK | os.W_OK):
+            _warn_once(f"No access to {path} ({name}): OpenCV cannot open it; add your user to the "
+                       "'video' group and log in again.")
+        vid = int(e.vid) if e.vid is not None else None
+        pid = int(e.pid) if e.pid is not None else None
+        out.append(CameraInfo(i, name, path, vid, pid, api))
+    return out
+
+
+def list_named_cameras(platform: str | None = None) -> list[CameraInfo]:
+    """Cameras by name from ``cv2-enumerate-cameras`` for the first API of
+    :func:`capture_apis` that lists any (empty, with the reason logged, when none can)."""
+    global _listing_problem
+    problems = []
+    for api, label in capture_apis(platform):
         try:
-            if (d / "index").is_file() and (d / "index").read_text().strip() not in ("", "0"):
-                continue  # secondary node (metadata) of the same device
-            name = (d / "name").read_text(errors="replace").strip() or d.name
-        except OSError:
+            entries = _enumerate(api)
+        except ImportError as e:
+            problems.append(f"cv2-enumerate-cameras is not installed ({e})")
+            break
+        except NotImplementedError:
+            log.debug("cv2-enumerate-cameras does not list %s cameras here", label)
             continue
-        found.append((int(m.group(1)), name))
-    found.sort()
-    names = _unique([n for _, n in found])
-    return [CameraInfo(i, n, f"/dev/video{i}") for (i, _), n in zip(found, names)]
-
-
-def _ffmpeg_device_names(fmt: str) -> list[str]:
-    """Video device names from FFmpeg's ``list_devices`` for ``dshow`` / ``avfoundation``, in
-    enumeration order (empty when PyAV or the input format is unavailable)."""
-    try:
-        import av
-        import av.logging
-    except ImportError:
-        return []
-    old = av.logging.get_level()
-    lines: list[str] = []
-    try:
-        av.logging.set_level(av.logging.INFO)
-        # list_devices always "fails" after printing the list
-        with av.logging.Capture(local=True) as logs, contextlib.suppress(Exception):
-            av.open("video=dummy" if fmt == "dshow" else "", format=fmt,
-                        options={"list_devices": "true"})
-        for entry in logs:
-            msg = entry[-1] if isinstance(entry, tuple) else getattr(entry, "message", str(entry))
-            lines.extend(str(msg).splitlines())
-    except Exception as e:  # best effort
-        log.debug("cannot list %s devices: %s", fmt, e)
-        return []
-    finally:
-        with contextlib.suppress(Exception):
-            av.logging.set_level(old)
-    return parse_device_list(fmt, lines)
-
-
-def parse_device_list(fmt: str, lines: list[str]) -> list[str]:
-    """Parse FFmpeg's ``list_devices`` output (both the old sectioned and the new tagged layout)."""
-    names: list[str] = []
-    if fmt == "avfoundation":
-        in_video = False
-        for ln in lines:
-            if "video devices" in ln.lower():
-                in_video = True
-                continue
-            if "audio devices" in ln.lower():
-                in_video = False
-                continue
-            m = re.search(r"\[(\d+)\]\s+(.+?)\s*$", ln)
-            if in_video and m:
-                names.append(m.group(2))
-        return names
-    section = None
-    for ln in lines:
-        low = ln.lower()
-        if "directshow video devices" in low:
-            section = "video"
+        except Exception as e:  # a driver or helper failure must not take the app down
+            problems.append(f"listing {label} cameras failed: {type(e).__name__}: {e}")
             continue
-        if "directshow audio devices" in low:
-            section = "audio"
-            continue
-        if "alternative name" in low:
-            continue
-        m = re.search(r'"([^"]+)"(\s*\((video|audio|none)[^)]*\))?', ln)
-        if not m:
-            continue
-        tag = m.group(3)
-        if tag == "video" or (tag is None and section == "video"):
-            names.append(m.group(1))
-    return names
+        if entries:
+            _listing_problem = ""
+            return _to_infos(entries, api)
+    _listing_problem = "; ".join(problems)
+    if problems:
+        _warn_once(f"Camera names cannot be read ({_listing_problem}); cameras are only found "
+                   "by index (Camera 0, Camera 1, ...).")
+    return []
 
 
 def _probe_indices(n: int = PROBE_INDICES) -> list[CameraInfo]:
@@ -178,15 +193,12 @@ def _probe_indices(n: int = PROBE_INDICES) -> list[CameraInfo]:
 def list_cameras(*, probe: bool = False) -> list[CameraInfo]:
     """Connected cameras by name (see the module docstring for where names come from).
 
-    Cheap on Linux (sysfs); on Windows/macOS it asks FFmpeg (tens of milliseconds). With
-    ``probe=True``, platforms whose names cannot be read are probed by index (slow).
+    Cheap (sysfs/ioctl on Linux, the OS device list elsewhere; milliseconds). When no names can
+    be read and ``probe=True``, indices 0–3 are opened briefly instead (slow: off the GUI thread).
     """
-    if sys.platform.startswith("linux"):
-        return list_linux_cameras()
-    fmt = "dshow" if sys.platform.startswith("win") else "avfoundation" if sys.platform == "darwin" else ""
-    names = _unique(_ffmpeg_device_names(fmt)) if fmt else []
-    if names:
-        return [CameraInfo(i, n) for i, n in enumerate(names)]
+    cams = list_named_cameras()
+    if cams:
+        return cams
     return _probe_indices() if probe else []
 
 
@@ -250,6 +262,7 @@ class CameraSource(FrameSource):
         self.open_timeout = open_timeout
         self.granted: dict[str, object] = {}
         self.index: int | None = camera if isinstance(camera, int) else None
+        self._listed_api = 0  # cv2.CAP_* of the listing the index came from (0: none)
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
         self._last_ok = 0.0
@@ -262,7 +275,7 @@ class CameraSource(FrameSource):
         if isinstance(self.camera, int):
             for c in list_cameras(probe=False):  # learn its name, so it is remembered by name
                 if c.index == self.camera:
-                    self.name = c.name
+                    self.name, self._listed_api = c.name, c.api
             return self.camera
         cams = list_cameras(probe=False)
         hit = find_camera(self.camera, cams)
@@ -271,14 +284,21 @@ class CameraSource(FrameSource):
             return int(m.group(1))
         if hit is None:
             avail = ", ".join(repr(c.name) for c in cams) or "none found"
+            if not cams and _listing_problem:
+                avail += f"; names cannot be read: {_listing_problem}"
             raise SourceError(f"Camera {self.camera!r} is not connected (cameras: {avail}).")
+        self._listed_api = hit.api
         return hit.index
 
     def _open(self) -> None:
+        self._listed_api = 0
         index = self._resolve_index()
         self.index = index
         errors = []
-        for api, label in capture_apis():
+        # the API whose listing gave the index first (Windows: Media Foundation if DirectShow
+        # listed nothing), then the others in their usual order
+        apis = sorted(capture_apis(), key=lambda a: a[0] != self._listed_api)
+        for api, label in apis:
             with _quiet_opencv():  # a missing camera is reported by us, in one sentence
                 cap = cv2.VideoCapture(index, api)
             if not cap.isOpened():
