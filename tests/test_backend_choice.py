@@ -44,6 +44,7 @@ def test_auto_runs_the_faster_runtime_and_remembers(fake_timing) -> None:  # noq
     with create_backend(st, size=320) as b:
         assert b.name == "openvino" and not b.choice.cached
         assert b.choice.ms == {"onnx": 20.0, "openvino": 10.0}
+        assert b.describe() == "openvino · cpu · fp32 · auto"  # the window's "In use" line
     assert fake_timing["probes"] == 1 and fake_timing["shapes"] == [(180, 320)]
     with create_backend(st, size=320) as b:  # the answer comes from the cache: no probe
         assert b.name == "openvino" and b.choice.cached
@@ -61,7 +62,7 @@ def test_auto_runs_the_faster_runtime_and_remembers(fake_timing) -> None:  # noq
 
 def test_explicit_backends_and_classic_take_no_probe(fake_timing) -> None:  # noqa: ANN001
     with create_backend(load_style("hayao_lite"), backend="onnx") as b:
-        assert b.name == "onnxruntime" and b.choice is None
+        assert b.name == "onnxruntime" and b.choice is None and not b.describe().endswith("auto")
     with create_backend(load_style("hayao_lite"), backend="openvino") as b:
         assert b.name == "openvino"
     with create_backend(load_style("classic")) as b:

@@ -198,7 +198,10 @@ class Backend(ABC):
         return self._closed
 
     def describe(self) -> str:
-        return f"{self.name} · {self.device} · {self.precision}"
+        """``runtime · device · precision``, plus ``· auto`` when ``auto`` chose this runtime by a
+        probe (the window's "In use" line and ``bench`` show it)."""
+        text = f"{self.name} · {self.device} · {self.precision}"
+        return text + " · auto" if self.choice is not None and getattr(self.choice, "ms", None) else text
 
     def __enter__(self) -> Backend:
         return self

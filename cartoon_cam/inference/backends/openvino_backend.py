@@ -191,9 +191,6 @@ class OpenVinoBackend(Backend):
 
         return run
 
-    def describe(self) -> str:
-        return f"{self.name} · {self.device} · {self.precision}"
-
     def _release(self) -> None:
         self._compiled.clear()
         self._model = None  # type: ignore[assignment]
