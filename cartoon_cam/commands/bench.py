@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ONNX_EXTRA, InputError, module_installed
 
 NAME = "bench"
 HELP = "measure inference speed (ms/frame, fps, GFLOP/s) per style, backend and size"
@@ -168,10 +168,10 @@ def format_table(rows: list[Row], markdown: bool) -> str:
 
 
 def machine() -> str:
+    """One line: CPU, cores, GPU (as PyTorch sees it, when installed) and library versions."""
     import os
 
     import onnxruntime
-    import torch
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -179,6 +179,14 @@ def machine() -> str:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
+    try:
+        import torch
+    except ImportError:  # an install without the torch extra: ONNX Runtime's view of the machine
+        from ..inference.backends import _ort_gpu
+
+        gpu = "ONNX Runtime GPU provider" if _ort_gpu() else "no GPU"
+        return (f"{cpu}, {os.cpu_count()} logical cores, {gpu}; Python {platform.python_version()}, "
+                f"torch not installed, onnxruntime {onnxruntime.__version__}")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (f"{cpu}, {os.cpu_count()} logical cores, {gpu}; Python {platform.python_version()}, "
             f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, threads {torch.get_num_threads()}")
@@ -188,9 +196,12 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.catalog import StyleCatalog
 
     if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+        try:
+            import torch
+        except ImportError:  # ONNX Runtime gets --threads through create_backend
+            pass
+        else:
+            torch.set_num_threads(args.threads)
     cat = StyleCatalog()
     styles = [cat.resolve(s) for s in (args.styles or cat.ids())]
     sizes = args.sizes or [256, 640, 1280]
@@ -216,4 +227,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"measured {r.style} / {r.backend} / {r.size}: {r.e2e_ms:.1f} ms", file=sys.stderr,
                       flush=True)
     print(format_table(rows, args.markdown))
+    if any(r.gflop is None and r.backend == "onnxruntime" for r in rows) and not module_installed("onnx"):
+        print(f"# GFLOP of ONNX styles: not counted (it needs the onnx package: {ONNX_EXTRA})")
     return 0
