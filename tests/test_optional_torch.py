@@ -173,6 +173,10 @@ def test_a_torch_style_in_the_user_folder_is_skipped_with_the_reason(no_torch_en
                     "'my_lite'", "lite architecture", "needs PyTorch", EXTRA)
     _one_line_error(_cli(no_torch_env, "convert", str(REPO / "resources" / "demo" / "astronaut.jpg"),
                          "-o", str(tmp_path / "o.png"), "--style", str(path)), "needs PyTorch", EXTRA)
+    if sys.platform.startswith("linux"):  # the window checks --style before it needs a display
+        windowless = {k: v for k, v in no_torch_env.items() if k != "QT_QPA_PLATFORM"}
+        _one_line_error(_cli(windowless, "--style", "my_lite"), "'my_lite'", "needs PyTorch", EXTRA)
+        _one_line_error(_cli(windowless, "--style", str(path)), "my_lite.safetensors", "needs PyTorch", EXTRA)
     r = _cli(no_torch_env, "styles", "remove", "my_lite")  # still removable
     assert r.returncode == 0, r.stderr
     assert not path.exists()
