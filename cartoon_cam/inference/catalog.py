@@ -105,7 +105,9 @@ class StyleCatalog:
         for e in self.entries():
             if e.id == style_id:
                 return e
-        for e in self._scan(self.builtin_dir, True, runnable_only=False) + self._scan(self.user_dir, False, runnable_only=False):
+        everything = (self._scan(self.builtin_dir, True, runnable_only=False)
+                      + self._scan(self.user_dir, False, runnable_only=False))
+        for e in everything:
             if e.id == style_id and unavailable_reason(e.manifest):
                 raise MissingExtraError(unavailable_reason(e.manifest))
         raise StyleError(f"unknown style {style_id!r} (available: {', '.join(self.ids()) or 'none'})")
@@ -176,7 +178,8 @@ class StyleCatalog:
         """Delete an imported style's file (one this installation cannot run too); built-in styles
         cannot be removed."""
         user = [e for e in self._scan(self.user_dir, False, runnable_only=False) if e.id == style_id]
-        e = user[0] if user and style_id not in {b.id for b in self._scan(self.builtin_dir, True)} else self.entry(style_id)
+        builtin_ids = {b.id for b in self._scan(self.builtin_dir, True)}
+        e = user[0] if user and style_id not in builtin_ids else self.entry(style_id)
         if e.builtin:
             raise StyleError(f"{style_id!r} is a built-in style and cannot be removed")
         try:
