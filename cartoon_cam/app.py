@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
-from .errors import CartoonCamError, InputError, StyleError
+from .errors import (
+    CartoonCamError,
+    InputError,
+    MissingExtraError,
+    StyleError,
+    needs_torch,
+    torch_installed,
+)
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
@@ -74,14 +81,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_style(style: str, catalog: StyleCatalog) -> str:
-    """``style`` if it names a catalog style or an existing file; ``StyleError`` otherwise."""
+    """``style`` if it names a catalog style or an existing file; ``StyleError`` otherwise
+    (``MissingExtraError`` for a PyTorch style or model file when PyTorch is not installed)."""
     p = Path(style).expanduser()
     if p.suffix and (p.exists() or "/" in style or "\\" in style):
         if not p.is_file():
             raise StyleError(f"--style {style!r}: no such file")
+        if p.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin", ".npz", ".safetensors") and not torch_installed():
+            raise needs_torch(f"--style {p.name}")
         return str(p)
     ids = catalog.ids()
     if style not in ids:
+        catalog.entry(style)  # raises: MissingExtraError for a style this installation cannot run
         raise StyleError(f"unknown style {style!r} (available: {', '.join(ids) or 'none'})")
     return style
 
@@ -227,8 +238,8 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
         style = store.get("style/id")
         try:
             style = check_style(style, catalog) if style else catalog.default_style_id()
-        except StyleError:
-            log.warning("remembered style %r is gone; using the default", style)
+        except (StyleError, MissingExtraError) as e:
+            log.warning("remembered style %r cannot be used (%s); using the default", style, e)
             style = catalog.default_style_id()
     if style not in catalog.ids():
         extra.append(style)

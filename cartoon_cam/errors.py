@@ -37,3 +37,32 @@ def brief(what: object, limit: int = 160) -> str:
     if " " in cut and not text[limit].isspace():
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:") + "…"
+
+
+class MissingExtraError(CartoonCamError):
+    """A feature needs an optional part of the install (a pip extra) that is not installed."""
+
+
+TORCH_EXTRA = "pip install 'cartoon-cam[torch]'"
+ONNX_EXTRA = "pip install 'cartoon-cam[onnx]'"
+
+
+def module_installed(name: str) -> bool:
+    """Whether ``import name`` could find the module, without importing it (cheap: no torch start-up).
+    A finder that refuses the name (ImportError) counts as not installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def torch_installed() -> bool:
+    """Whether PyTorch is installed (the ``torch`` extra)."""
+    return module_installed("torch")
+
+
+def needs_torch(what: str) -> MissingExtraError:
+    """The error for a feature that needs PyTorch: ``what`` names it ("loading style 'x'")."""
+    return MissingExtraError(f"{what} needs PyTorch, which is not installed: {TORCH_EXTRA}")

@@ -6,6 +6,7 @@ the backend really used; returns 0 on success, 1 on failure (with the reason).
 
 from __future__ import annotations
 
+import base64
 import platform
 import sys
 import time
@@ -13,6 +14,7 @@ import time
 import numpy as np
 
 from . import __version__, paths
+from .errors import TORCH_EXTRA
 
 
 def _versions() -> list[str]:
@@ -22,7 +24,12 @@ def _versions() -> list[str]:
             m = __import__(mod)
             out.append(f"{mod} {getattr(m, '__version__', '?')}")
         except ImportError:
-            out.append(f"{mod} not bundled")
+            if getattr(sys, "frozen", False):
+                out.append(f"{mod} not bundled")
+            elif mod == "torch":
+                out.append(f"torch not installed (optional: {TORCH_EXTRA})")
+            else:
+                out.append(f"{mod} not installed")
     try:
         from .inference.backends.onnx_backend import describe_providers
 
@@ -32,27 +39,24 @@ def _versions() -> list[str]:
     return out
 
 
+# A tiny uint8 graph ``cartoon = Cast<uint8>(255 - Cast<float>(image))``, NHWC, opset 17, IR 8
+# (readable by every ONNX Runtime we support), serialized once so the self-test needs no ``onnx``
+# package. tests/test_optional_torch.py rebuilds it with onnx.helper and compares the bytes.
+SELF_TEST_MODEL = base64.b64decode(
+    "CAg6qgEKHAoFaW1hZ2USAnhmIgRDYXN0KgkKAnRvGAGgAQIKEwoEYzI1NQoCeGYSAnlmIgNTdWIKHgoCeWYSB2NhcnRvb24i"
+    "BENhc3QqCQoCdG8YAqABAhIJc2VsZl90ZXN0Kg4QASIEAAB/Q0IEYzI1NVobCgVpbWFnZRISChAIAhIMCgIIAQoACgAKAggD"
+    "Yh0KB2NhcnRvb24SEgoQCAISDAoCCAEKAAoACgIIA0IECgAQEQ==")
+
+
 def _onnxruntime_check(device: str = "auto") -> str:
-    """Run a tiny uint8 graph (``255 - x``, NHWC RGB) on the first ONNX Runtime provider for
-    ``device`` and check its output: proves the runtime and its provider libraries load and run
-    (in the frozen app too). Returns the provider really used; raises on any failure."""
+    """Run :data:`SELF_TEST_MODEL` (``255 - x``) on the first ONNX Runtime provider for ``device``
+    and check its output: proves the runtime and its provider libraries load and run (in the
+    frozen app too). Returns the provider really used; raises on any failure."""
     import onnxruntime as ort
-    from onnx import TensorProto, helper
 
     from .inference.backends.onnx_backend import providers_for
 
-    f32, u8 = TensorProto.FLOAT, TensorProto.UINT8
-    graph = helper.make_graph(
-        [helper.make_node("Cast", ["image"], ["xf"], to=f32),
-         helper.make_node("Sub", ["c255", "xf"], ["yf"]),
-         helper.make_node("Cast", ["yf"], ["cartoon"], to=u8)],
-        "self_test",
-        [helper.make_tensor_value_info("image", u8, [1, None, None, 3])],
-        [helper.make_tensor_value_info("cartoon", u8, [1, None, None, 3])],
-        [helper.make_tensor("c255", f32, [], [255.0])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8  # readable by every ONNX Runtime we support
-    sess = ort.InferenceSession(model.SerializeToString(), providers=providers_for(device))
+    sess = ort.InferenceSession(SELF_TEST_MODEL, providers=providers_for(device))
     x = np.arange(2 * 5 * 3, dtype=np.uint8).reshape(1, 2, 5, 3)
     (y,) = sess.run(None, {"image": x})
     if not np.array_equal(y, 255 - x):

@@ -391,6 +391,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                else "aborted (a run continues from its last checkpoint with --resume)")
         print(f"cartoon-cam-train: {msg}", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:  # an install without the torch extra
+        if args.debug or (e.name or "").split(".")[0] not in ("torch", "onnx", "safetensors"):
+            raise
+        from cartoon_cam.errors import TORCH_EXTRA
+
+        print(f"cartoon-cam-train: error: training needs PyTorch ({e.name} is not installed): {TORCH_EXTRA}",
+              file=sys.stderr)
+        return EXIT_USAGE
     except Exception as e:
         if args.debug or not _user_error(e):
             raise

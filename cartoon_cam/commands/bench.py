@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ONNX_EXTRA, InputError, module_installed
 
 NAME = "bench"
 HELP = "measure inference speed (ms/frame, fps, GFLOP/s, % of CPU peak) per style, backend and size"
@@ -190,14 +190,17 @@ def machine(threads: int | None = None) -> str:
         except metadata.PackageNotFoundError:
             continue
     gpu = "no GPU"
-    if "torch" in sys.modules or any(v.startswith("torch") for v in versions):
-        try:
-            import torch
+    try:
+        import torch
+    except ImportError:  # an install without the torch extra: ONNX Runtime's view of the machine
+        from ..inference.backends import _ort_gpu
 
-            if torch.cuda.is_available():
-                gpu = torch.cuda.get_device_name(0)
-        except ImportError:
-            pass
+        versions.append("torch not installed")
+        if _ort_gpu():
+            gpu = "ONNX Runtime GPU provider"
+    else:
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
     return (f"{cpu_info().describe()}; {gpu}; Python {platform.python_version()}, {', '.join(versions)}; "
             f"threads {threads or 'runtime default'}")
 
@@ -219,13 +222,13 @@ def _kinds(st: object, wanted: list[str] | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from ..inference.catalog import StyleCatalog
 
-    if args.threads and "torch" in (args.backends or ["torch"]):
+    if args.threads:
         try:
             import torch
-
-            torch.set_num_threads(args.threads)
-        except ImportError:
+        except ImportError:  # ONNX Runtime gets --threads through create_backend
             pass
+        else:
+            torch.set_num_threads(args.threads)
     cat = StyleCatalog()
     styles = [cat.resolve(s) for s in (args.styles or cat.ids())]
     if args.pipeline:
@@ -260,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows, args.markdown))
     if autos:
         print("\n" + "\n".join(autos))
+    if any(r.gflop is None and r.backend == "onnxruntime" for r in rows) and not module_installed("onnx"):
+        print(f"# GFLOP of ONNX styles: not counted (it needs the onnx package: {ONNX_EXTRA})")
     return 0
 
 

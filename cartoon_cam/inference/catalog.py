@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from ..errors import OutputError, StyleError, brief
+from ..errors import MissingExtraError, OutputError, StyleError, brief, needs_torch, torch_installed
 from .importers import ImportOptions, import_model_file
 from .style import (
     STYLE_SUFFIXES,
@@ -60,7 +60,10 @@ class StyleCatalog:
         self.builtin_dir = Path(builtin_dir) if builtin_dir else paths.builtin_styles_dir()
         self.user_dir = Path(user_dir) if user_dir else paths.user_styles_dir()
 
-    def _scan(self, folder: Path, builtin: bool) -> list[StyleEntry]:
+    def _scan(self, folder: Path, builtin: bool, *, runnable_only: bool = True) -> list[StyleEntry]:
+        """The styles in ``folder``. A broken file is skipped with a warning; so is (with
+        ``runnable_only``) a style this installation cannot run: a PyTorch-architecture style
+        without PyTorch (:func:`unavailable_reason`)."""
         out: list[StyleEntry] = []
         if not folder.is_dir():
             return out
@@ -73,9 +76,15 @@ class StyleCatalog:
             if p.suffix.lower() not in STYLE_SUFFIXES or p.name.startswith("."):
                 continue
             try:
-                out.append(StyleEntry(read_manifest(p), p, builtin))
+                entry = StyleEntry(read_manifest(p), p, builtin)
             except StyleError as e:
                 log.warning("skipping style file %s: %s", p, e)
+                continue
+            reason = unavailable_reason(entry.manifest) if runnable_only else ""
+            if reason:
+                log.warning("skipping style file %s: %s", p, reason)
+                continue
+            out.append(entry)
         return out
 
     def entries(self) -> list[StyleEntry]:
@@ -96,6 +105,11 @@ class StyleCatalog:
         for e in self.entries():
             if e.id == style_id:
                 return e
+        everything = (self._scan(self.builtin_dir, True, runnable_only=False)
+                      + self._scan(self.user_dir, False, runnable_only=False))
+        for e in everything:
+            if e.id == style_id and unavailable_reason(e.manifest):
+                raise MissingExtraError(unavailable_reason(e.manifest))
         raise StyleError(f"unknown style {style_id!r} (available: {', '.join(self.ids()) or 'none'})")
 
     def get(self, style_id: str) -> StyleFile:
@@ -127,10 +141,10 @@ class StyleCatalog:
         opts = opts or ImportOptions()
         sf = import_model_file(path, opts)
         m = sf.manifest
-        builtin_ids = {e.id for e in self._scan(self.builtin_dir, True)}
+        builtin_ids = {e.id for e in self._scan(self.builtin_dir, True, runnable_only=False)}
         if m.id in builtin_ids:
             raise StyleError(f"id {m.id!r} belongs to a built-in style: choose another with --id")
-        existing = [e for e in self._scan(self.user_dir, False) if e.id == m.id]
+        existing = [e for e in self._scan(self.user_dir, False, runnable_only=False) if e.id == m.id]
         if existing and not replace:
             raise StyleError(f"a style with id {m.id!r} is already imported (use --id, or remove it first)")
         try:
@@ -147,9 +161,7 @@ class StyleCatalog:
             if m.arch == "classic":
                 dest = write_json_style(self.user_dir / f"{m.id}.json", m)
             elif sf.onnx_bytes is not None:
-                import onnx
-
-                dest = write_onnx_style(self.user_dir / f"{m.id}.onnx", onnx.load_from_string(sf.onnx_bytes), m)
+                dest = write_onnx_style(self.user_dir / f"{m.id}.onnx", sf.onnx_bytes, m)
             else:
                 assert sf.tensors is not None
                 fp16 = bool(sf.tensors) and all(v.dtype == np.float16 for v in sf.tensors.values()
@@ -163,8 +175,11 @@ class StyleCatalog:
         return StyleEntry(read_manifest(dest), dest, False)
 
     def remove(self, style_id: str) -> Path:
-        """Delete an imported style's file; built-in styles cannot be removed."""
-        e = self.entry(style_id)
+        """Delete an imported style's file (one this installation cannot run too); built-in styles
+        cannot be removed."""
+        user = [e for e in self._scan(self.user_dir, False, runnable_only=False) if e.id == style_id]
+        builtin_ids = {b.id for b in self._scan(self.builtin_dir, True)}
+        e = user[0] if user and style_id not in builtin_ids else self.entry(style_id)
         if e.builtin:
             raise StyleError(f"{style_id!r} is a built-in style and cannot be removed")
         try:
@@ -192,6 +207,14 @@ class StyleCatalog:
                     return e.id
         ids = [e.id for e in builtins]
         return CLASSIC_ID if CLASSIC_ID in ids else (ids[0] if ids else CLASSIC_ID)
+
+
+def unavailable_reason(manifest: StyleManifest) -> str:
+    """Why this installation cannot run a style ("" when it can): PyTorch-architecture styles
+    need the ``torch`` extra. Cheap: nothing is imported."""
+    if manifest.arch not in ("onnx", "classic") and not torch_installed():
+        return str(needs_torch(f"style {manifest.id!r} ({manifest.arch} architecture)"))
+    return ""
 
 
 def default_catalog() -> StyleCatalog:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OutputError, StyleError
+from ..errors import OutputError, StyleError, needs_torch
 from .style import StyleFile, StyleManifest, write_onnx_style
 
 
@@ -41,18 +41,23 @@ def _check_frames(multiple: int) -> list[np.ndarray]:
 
 def export_onnx(style: StyleFile, out: Path, *, fp16: bool = False, check: bool = True) -> ExportCheck | None:
     """Write ``style`` as ONNX to ``out``; with ``check``, compare with PyTorch first (raises
-    :class:`StyleError` and writes nothing when they disagree)."""
-    import onnx
-    import onnxruntime as ort
-
+    :class:`StyleError` and writes nothing when they disagree). An ONNX style is copied with its
+    manifest (no PyTorch needed); a PyTorch-architecture style needs the ``torch`` extra."""
     m = style.manifest
     if m.arch == "classic":
         raise StyleError("the classic style has no network to export")
     if style.onnx_bytes is not None:
         if fp16:
             raise StyleError(f"style {m.id!r} is already an ONNX model; --fp16 applies to PyTorch styles")
-        _write(out, onnx.load_from_string(style.onnx_bytes), replace(m))
+        _write(out, style.onnx_bytes, replace(m))
         return None
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export needs it)
+        import torch  # noqa: F401
+    except ImportError:
+        raise needs_torch(f"exporting style {m.id!r} to ONNX") from None
+    import onnxruntime as ort
+
     from .backends.onnx_backend import export_fused_onnx
     from .backends.torch_backend import TorchBackend
 
@@ -87,7 +92,7 @@ def export_onnx(style: StyleFile, out: Path, *, fp16: bool = False, check: bool 
         precision="fp16" if fp16 else "fp32", source=f"exported from style {m.id} ({m.arch})",
         size_multiple=max(m.size_multiple, 1),
     )
-    _write(out, onnx.load_from_string(data), manifest)
+    _write(out, data, manifest)
     return result
 
 

@@ -35,10 +35,14 @@ def onnx_flops(model_bytes: bytes, h: int, w: int) -> float | None:
     """FLOPs of Conv / ConvTranspose / MatMul / Gemm nodes after shape inference at ``h`` x ``w``.
 
     Element-wise work is not counted (as with the usual GFLOP figures of these models).
-    Returns None when shapes cannot be inferred.
+    Returns None when shapes cannot be inferred, or without the ``onnx`` package (its shape
+    inference does the work; ``pip install 'cartoon-cam[onnx]'``).
     """
-    import onnx
-    from onnx import shape_inference
+    try:
+        import onnx
+        from onnx import shape_inference
+    except ImportError:
+        return None
 
     model = onnx.load_from_string(model_bytes)
     inp = model.graph.input[0]
@@ -120,7 +124,10 @@ def style_flops(style: StyleFile, h: int, w: int) -> float | None:
     are counted by ONNX shape inference, else (dynamic Resize subgraphs, no ``onnx`` package) by
     OpenVINO when it is installed."""
     if style.tensors is not None:
-        return torch_flops(style, h, w)
+        try:
+            return torch_flops(style, h, w)
+        except ImportError:
+            return None
     if style.onnx_bytes is not None:
         try:
             n = onnx_flops(style.onnx_bytes, h, w)

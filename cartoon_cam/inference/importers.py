@@ -6,9 +6,11 @@ Recognised inputs:
   archs), read with ``torch.load(weights_only=True)``: a pickle that would run code is refused;
 * ``.npz`` — numpy state dicts (read with ``allow_pickle=False``), e.g. CartoonGAN conversions;
 * ``.safetensors`` — a plain state dict, or a style file (then its manifest is kept);
-* ``.onnx`` — any image-to-image model: layout from the input shape, colour order / range from the
+* ``.onnx`` — any image-to-image model (read without the ``onnx`` package): layout from the input shape, colour order / range from the
   model's metadata or the file name, size multiple probed by running small frames; every field can be
   overridden.
+
+Every format but ``.onnx`` (and ``.json``) needs PyTorch (the ``torch`` extra).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StyleError, brief
-from .style import META_KEY, StyleFile, StyleManifest, onnx_sha256, slugify, tensors_sha256
+from ..errors import StyleError, brief, needs_torch, torch_installed
+from .onnx_proto import ModelInfo, ProtoError, UnsupportedTensor, read_model
+from .style import META_KEY, StyleFile, StyleManifest, slugify, tensors_sha256
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +145,10 @@ def _apply(manifest: StyleManifest, opts: ImportOptions) -> StyleManifest:
 
 
 def import_torch_weights(path: Path, opts: ImportOptions) -> StyleFile:
+    """A PyTorch / numpy / safetensors state dict of a registered architecture as a style (needs
+    PyTorch: the architectures are torch modules, and running one needs torch or its ONNX export)."""
+    if not torch_installed():
+        raise needs_torch(f"{path.name}: a {path.suffix.lower()} model")
     from .registry import arch_info
 
     tensors, manifest = _read_state_dict(path)
@@ -187,8 +194,16 @@ def _probe_multiple(sess: Any, layout: str, dtype: type) -> int:
     raise StyleError("model does not map an image to an image of the same size at any tested size")
 
 
+def _onnx_weights_sha256(path: Path, model: ModelInfo) -> str:
+    try:
+        return tensors_sha256(model.initializer_arrays())
+    except UnsupportedTensor as e:
+        raise StyleError(f"{path.name}: cannot read its weights ({e})") from None
+
+
 def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> StyleFile:
-    import onnx
+    """An ONNX model as a style. Reads the file with :mod:`.onnx_proto` and ONNX Runtime (no
+    ``onnx`` package needed)."""
     import onnxruntime as ort
 
     try:
@@ -196,13 +211,13 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
     except OSError as e:
         raise StyleError(f"cannot read {path}: {e.strerror or e}") from None
     try:
-        model = onnx.load_from_string(data)
-    except Exception as e:
+        model = read_model(data)
+    except ProtoError as e:
         raise StyleError(f"{path.name}: not a valid ONNX model ({brief(e)})") from None
-    meta = {p.key: p.value for p in model.metadata_props}
+    meta = model.metadata
     if META_KEY in meta:  # already a style file: its weights must still match its checksum
         manifest = StyleManifest.from_json(meta[META_KEY], source=path.name)
-        _verify(path, manifest, onnx_sha256(model))
+        _verify(path, manifest, _onnx_weights_sha256(path, model))
         return StyleFile(_apply(manifest, opts), path, onnx_bytes=data)
     so = ort.SessionOptions()
     so.log_severity_level = 4  # probing sizes makes ORT log expected failures
@@ -237,7 +252,7 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
                          "size cartoon_cam runs is 16 pixels a side")
     info: dict[str, Any] = {}
     for pat, fam in _KNOWN_FAMILIES:
-        if pat.search(path.name) or pat.search(model.producer_name or "") or pat.search(model.graph.name or ""):
+        if pat.search(path.name) or pat.search(model.producer_name) or pat.search(model.graph_name):
             info = dict(fam)
             break
     color = (meta.get("color_order") or meta.get("color") or info.get("color") or "RGB").upper()
@@ -254,7 +269,7 @@ def import_onnx(path: Path, opts: ImportOptions, *, probe: bool = True) -> Style
         size_multiple=multiple, fixed_size=fixed,  # type: ignore[arg-type]
         recommended_size=max(fixed) if fixed else 512, tier="imported",
         licence=info.get("licence", ""), attribution=info.get("attribution", ""), source=path.name,
-        sha256=onnx_sha256(model),
+        sha256=_onnx_weights_sha256(path, model),
     )
     return StyleFile(_apply(manifest, opts), path, onnx_bytes=data)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch.nn as nn
+if TYPE_CHECKING:  # importing this module needs no torch; building a model does
+    import torch.nn as nn
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,15 @@ def register_arch(name: str, *, size_multiple: int, color: str = "RGB", descript
 
 
 def _ensure_loaded() -> None:
-    from . import archs  # noqa: F401  (registers the built-in architectures)
+    """Import the built-in architectures (they register themselves): needs PyTorch."""
+    try:
+        from . import archs  # noqa: F401
+    except ModuleNotFoundError as e:
+        if e.name != "torch" and not (e.name or "").startswith("torch."):
+            raise
+        from ..errors import needs_torch
+
+        raise needs_torch("the PyTorch architectures (animeganv2, cartoongan, lite)") from None
 
 
 def list_archs() -> list[str]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StyleError
+from ..errors import StyleError, needs_torch, torch_installed
 
 FORMAT = "cartoon_cam.style"
 SCHEMA_VERSION = 1
@@ -150,11 +150,19 @@ def tensors_sha256(tensors: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def onnx_sha256(model: Any) -> str:
-    """sha256 over the initializers of an ``onnx.ModelProto`` (name, dtype, dims, raw data)."""
-    from onnx import numpy_helper
+def _model_bytes(model: Any) -> bytes:
+    """A serialized ONNX model from bytes or an ``onnx.ModelProto``."""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model)
+    return model.SerializeToString()
 
-    return tensors_sha256({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
+
+def onnx_sha256(model: Any) -> str:
+    """sha256 over the initializers (name, dtype, dims, values) of an ONNX model: serialized bytes
+    or an ``onnx.ModelProto``. Needs no ``onnx`` package (see :mod:`.onnx_proto`)."""
+    from .onnx_proto import read_model
+
+    return tensors_sha256(read_model(_model_bytes(model)).initializer_arrays())
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -228,15 +236,14 @@ def write_torch_style(path: Path, state_dict: Mapping[str, Any], manifest: Style
 
 
 def write_onnx_style(path: Path, model: Any, manifest: StyleManifest) -> Path:
-    """Write an ``onnx.ModelProto`` with the manifest in its metadata (atomically)."""
-    manifest.sha256 = onnx_sha256(model)
+    """Write an ONNX model (serialized bytes or an ``onnx.ModelProto``, which is not modified) with
+    the manifest in its metadata (atomically). Needs no ``onnx`` package."""
+    from .onnx_proto import set_metadata
+
+    data = _model_bytes(model)
+    manifest.sha256 = onnx_sha256(data)
     manifest.validate()
-    props = [p for p in model.metadata_props if p.key != META_KEY]
-    del model.metadata_props[:]
-    for p in props:
-        model.metadata_props.add(key=p.key, value=p.value)
-    model.metadata_props.add(key=META_KEY, value=manifest.to_json())
-    atomic_write_bytes(Path(path), model.SerializeToString())
+    atomic_write_bytes(Path(path), set_metadata(data, META_KEY, manifest.to_json()))
     return Path(path)
 
 
@@ -255,7 +262,7 @@ def read_manifest(path: Path) -> StyleManifest:
     if suffix == ".safetensors":
         return _safetensors_manifest(path)
     if suffix == ".onnx":
-        return read_style(path, verify=False).manifest
+        return _onnx_manifest(path, _read_bytes(path), verify=False)[0]
     raise StyleError(f"{path.name}: not a style file (expected {', '.join(STYLE_SUFFIXES)})")
 
 
@@ -269,6 +276,8 @@ def read_style(path: Path, *, verify: bool = True) -> StyleFile:
         return StyleFile(StyleManifest.from_json(_read_text(path), source=path.name), path)
     if suffix == ".safetensors":
         manifest = _safetensors_manifest(path)
+        if not torch_installed():  # the weights would load, but nothing could run them
+            raise needs_torch(f"{path.name}: style {manifest.id!r} ({manifest.arch} architecture)")
         from safetensors.numpy import load_file
 
         try:
@@ -279,24 +288,39 @@ def read_style(path: Path, *, verify: bool = True) -> StyleFile:
             raise StyleError(f"{path.name}: weights do not match their checksum (file corrupt?)")
         return StyleFile(manifest, path, tensors=tensors)
     if suffix == ".onnx":
-        import onnx
+        data = _read_bytes(path)
+        manifest, info = _onnx_manifest(path, data, verify=verify)
+        if verify and manifest.sha256:
+            from .onnx_proto import UnsupportedTensor
 
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise StyleError(f"cannot read {path.name}: {e.strerror or e}") from None
-        try:
-            model = onnx.load_from_string(data)
-        except Exception as e:
-            raise StyleError(f"{path.name}: not a valid ONNX model ({e})") from None
-        meta = {p.key: p.value for p in model.metadata_props}
-        if META_KEY not in meta:
-            raise StyleError(f"{path.name}: ONNX model has no cartoon_cam manifest (import it first)")
-        manifest = StyleManifest.from_json(meta[META_KEY], source=path.name)
-        if verify and manifest.sha256 and onnx_sha256(model) != manifest.sha256:
-            raise StyleError(f"{path.name}: weights do not match their checksum (file corrupt?)")
+            try:
+                actual = tensors_sha256(info.initializer_arrays())
+            except UnsupportedTensor as e:
+                raise StyleError(f"{path.name}: cannot check its weights ({e})") from None
+            if actual != manifest.sha256:
+                raise StyleError(f"{path.name}: weights do not match their checksum (file corrupt?)")
         return StyleFile(manifest, path, onnx_bytes=data)
     raise StyleError(f"{path.name}: not a style file (expected {', '.join(STYLE_SUFFIXES)})")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise StyleError(f"cannot read {path.name}: {e.strerror or e}") from None
+
+
+def _onnx_manifest(path: Path, data: bytes, *, verify: bool) -> tuple[StyleManifest, Any]:
+    """The manifest in an ONNX file's metadata and the parsed model (initializers only with ``verify``)."""
+    from .onnx_proto import ProtoError, read_model
+
+    try:
+        info = read_model(data, initializers=verify)
+    except ProtoError as e:
+        raise StyleError(f"{path.name}: not a valid ONNX model ({e})") from None
+    if META_KEY not in info.metadata:
+        raise StyleError(f"{path.name}: ONNX model has no cartoon_cam manifest (import it first)")
+    return StyleManifest.from_json(info.metadata[META_KEY], source=path.name), info
 
 
 def _read_text(path: Path) -> str:

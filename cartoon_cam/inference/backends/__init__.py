@@ -23,7 +23,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ...errors import BackendError, CartoonCamError, StyleError
+from ...errors import (
+    TORCH_EXTRA,
+    BackendError,
+    CartoonCamError,
+    MissingExtraError,
+    StyleError,
+    module_installed,
+    torch_installed,
+)
 from ..style import StyleFile
 from .base import Backend, RunCancelled, SizePlan, check_frame, plan_size
 from .classic import ClassicBackend
@@ -87,12 +95,10 @@ def unavailable_choices() -> dict[str, str]:
     picker): ``{"torch": "PyTorch is not installed", "cuda": "no CUDA GPU", …}``. Without an NVIDIA
     driver this answers at once; with one it imports torch to ask (seconds): call it off the GUI
     thread."""
-    import importlib.util
-
     out: dict[str, str] = {}
-    if importlib.util.find_spec("torch") is None:
-        out["torch"] = "PyTorch is not installed (this build runs ONNX and classic styles)"
-    if importlib.util.find_spec("onnxruntime") is None:
+    if not torch_installed():
+        out["torch"] = f"PyTorch is not installed (this build runs ONNX and classic styles; {TORCH_EXTRA})"
+    if not module_installed("onnxruntime"):
         out["onnx"] = "ONNX Runtime is not installed"
     if not openvino_installed():
         out["openvino"] = "OpenVINO is not installed (pip install 'cartoon-cam[openvino]')"
@@ -145,9 +151,11 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
             from .torch_backend import TorchBackend
 
             return TorchBackend(style, device=device, size=size)
-        except ImportError as e:  # e.g. a bundle built without PyTorch
-            failures.append((kind, BackendError(f"this installation lacks {e.name or 'a module'} "
-                                                "(PyTorch styles need torch, or an ONNX export of the style)")))
+        except ImportError as e:  # e.g. an install without the torch extra, or a bundle without PyTorch
+            name = e.name or "a module"
+            hint = f": {TORCH_EXTRA}" if name.split(".")[0] in ("torch", "onnx", "safetensors") else ""
+            failures.append((kind, MissingExtraError(f"this installation lacks {name} (PyTorch styles need "
+                                                     f"the torch extra, or an ONNX export of the style){hint}")))
         except Exception as e:  # noqa: BLE001 - any failure is a reason to try the next backend
             log.debug("%s backend failed for style %s", kind, style.id, exc_info=True)
             failures.append((kind, e))
