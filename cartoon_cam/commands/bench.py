@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ONNX_EXTRA, InputError, module_installed
 
 NAME = "bench"
-HELP = "measure inference speed (ms/frame, fps, GFLOP/s, % of CPU peak) per style, backend and size"
+HELP = "measure inference speed (ms/frame, fps, GFLOP/s, share of the CPU peak) per style, backend and size"
 
 
 def _wh(text: str) -> tuple[int, int]:
@@ -59,8 +59,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default=None, metavar="FILE",
                    help="--pipeline: a video or picture as the camera (default: the moving demo source)")
     p.add_argument("--fps", type=float, default=30.0, help="--pipeline: demo source frame rate (default 30)")
-    p.add_argument("--record", action="store_true",
-                   help="--pipeline: also record the cartoon to a temporary MP4 (H.264), as a streaming rig would")
+    p.add_argument("--encode", action="store_true",
+                   help="--pipeline: also encode the cartoon as H.264 (the recorder, into a temporary "
+                        "file deleted afterwards), as a recording or streaming rig would")
 
 
 @dataclass
@@ -288,7 +289,7 @@ def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
     w, h = args.input
     print(f"# live pipeline, headless: {'source ' + args.source if args.source else f'demo source {w}x{h} @ {args.fps:g} fps'}; "
           f"{args.seconds:g} s per case after warm-up\n", flush=True)
-    head = ("style", "backend", "threads", "record", "size", "capture fps", "cartoon fps", "latency p50 ms",
+    head = ("style", "backend", "threads", "encode", "size", "capture fps", "cartoon fps", "latency p50 ms",
             "latency p95 ms", "inference ms", "dropped", "CPU (cores)")
     rows = []
     for st in styles:
@@ -304,7 +305,7 @@ def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
                 p = Pipeline(src, st.path if getattr(st, "path", None) else st.id, backend=kind,  # type: ignore[attr-defined]
                              size=size, threads=args.threads)
                 rec = None
-                if args.record:
+                if args.encode:
                     import tempfile
 
                     from ..outputs.recorder import Recorder
@@ -323,7 +324,7 @@ def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
 
                         shutil.rmtree(tmpdir, ignore_errors=True)
                 rows.append((st.id, res["backend"] or kind, str(args.threads or "default"),  # type: ignore[attr-defined]
-                             "H.264" if args.record else "-",
+                             "H.264" if args.encode else "-",
                              str(size or "style's"), f"{res['capture_fps']:.1f}", f"{res['cartoon_fps']:.1f}",
                              f"{res['p50']:.0f}", f"{res['p95']:.0f}", f"{res['inference_ms']:.1f}",
                              str(res["dropped"]), f"{res['cpu_cores']:.2f}"))
