@@ -11,7 +11,9 @@ Cases: the reference AnimeGANv2 port (our architecture, written from the publish
 ../shared/README.md — run as the port runs it), our AnimeGANv2 on ONNX Runtime and on OpenVINO,
 AnimeGANv3 tiny (a peer real-time model) on both, ``hayao_lite`` on both (and OpenVINO bf16 where the
 CPU has it), ``classic``. Rounds are interleaved (case A, B, C, … then again) so that load from
-other processes spreads over every case; the median of the rounds' per-frame means is reported.
+other processes spreads over every case, with a 0.2 s pause before each case so that the previous
+runtime's idle workers (OpenVINO's spin for a while) don't steal from it; the median of the rounds'
+per-frame means is reported. The sgemm peak is measured first, before any runtime is loaded.
 ``--int8``: also a static-QDQ int8 ``hayao_lite`` (calibrated on the demo photos) on both runtimes.
 Models are read from ../shared (never copied).
 """
@@ -98,6 +100,7 @@ def main() -> int:
     ap.add_argument("--skip-heavy", action="store_true", help="leave out the AnimeGANv2 cases (1-2 s a frame)")
     args = ap.parse_args()
 
+    peak = measured_peak_gflops()  # first, before any runtime's threads exist
     cat = StyleCatalog()
     frame = camera_frame(640, 360)
     cases: dict[str, tuple[Callable[[], object], float | None]] = {}
@@ -157,11 +160,11 @@ def main() -> int:
         for label, (fn, _) in cases.items():
             heavy = label.startswith(("reference", "ours, AnimeGANv2"))
             n = 1 if heavy else args.frames
+            time.sleep(0.2)  # let the previous case's worker threads go idle (OpenVINO's spin a while)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
             times[label].append((time.perf_counter() - t0) * 1000 / n)
-    peak = measured_peak_gflops()
     info = cpu_info()
     print(f"# machine: {machine(args.threads)}")
     print(f"# fp32 peak: measured (sgemm) {peak:.0f} GFLOP/s; theoretical {info.describe()}")

@@ -39,3 +39,38 @@ def test_this_machine_and_the_sgemm_probe() -> None:
     info = cpu_info()
     assert 1 <= info.physical <= info.logical
     assert measured_peak_gflops(n=128, seconds=0.01) > 0
+
+
+def test_live_inference_threads_leave_a_core_from_four_up() -> None:
+    from cartoon_cam.core.threads import MAX_INFERENCE_THREADS, live_inference_threads
+
+    assert [live_inference_threads(n) for n in (1, 2, 3, 4, 8, 16, 64)] == [1, 2, 3, 3, 7, 8, MAX_INFERENCE_THREADS]
+    assert live_inference_threads() >= 1
+
+
+def test_the_pipeline_hands_its_thread_count_to_the_backend(monkeypatch) -> None:  # noqa: ANN001
+    import cartoon_cam.inference.backends as backends
+    from cartoon_cam.core.pipeline import Pipeline
+    from cartoon_cam.core.sources import DemoSource
+    from cartoon_cam.core.threads import live_inference_threads
+
+    seen: list[object] = []
+    real = backends.create_backend
+
+    def spy(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        seen.append(k.get("threads"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(backends, "create_backend", spy)
+    assert Pipeline(DemoSource(64, 36, 10), "classic").threads == live_inference_threads()
+    p = Pipeline(DemoSource(64, 36, 10), "classic", threads=1)
+    p.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        while p.latest_result() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        p.stop()
+    assert seen and seen[0] == 1

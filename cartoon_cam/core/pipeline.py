@@ -130,7 +130,7 @@ class Pipeline:
     otherwise). ``on_event`` is called on pipeline threads. ``fallback_style``: what to run when the
     *first* style cannot be loaded (``None``: nothing — the results are the original frames and the
     ``style_failed`` event says so; ``live`` then stops, the window keeps showing). ``threads``:
-    the inference runtime's threads (``None``: its own choice, one per physical core).
+    the inference runtime's threads (``None``: :func:`.threads.live_inference_threads`).
     """
 
     def __init__(self, source: FrameSource, style: str | Path, *, backend: str = "auto",
@@ -141,7 +141,11 @@ class Pipeline:
                  worker_nice: int = 5, fallback_style: str | None = FALLBACK_STYLE,
                  threads: int | None = None) -> None:
         size = _checked_size(size)
-        self.threads = threads  # inference threads for the styles loaded from now on (None: the runtime's choice)
+        if threads is None:
+            from .threads import live_inference_threads
+
+            threads = live_inference_threads()
+        self.threads = threads  # inference threads for the styles loaded from now on
         self.fallback_style = fallback_style
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # mailbox + commands for the inference thread
