@@ -64,6 +64,19 @@ def _onnxruntime_check(device: str = "auto") -> str:
     return sess.get_providers()[0]
 
 
+def _openvino_check() -> str:
+    """Run the 255 - x graph in OpenVINO on the CPU (its ONNX reader, CPU plugin and threads)."""
+    from .inference.backends.openvino_backend import OpenVinoBackend
+    from .inference.style import StyleFile, StyleManifest
+
+    m = StyleManifest(id="selftest", name="selftest", arch="onnx", size_multiple=1)
+    with OpenVinoBackend(StyleFile(m, None, None, SELF_TEST_MODEL)) as b:
+        x = np.arange(2 * 5 * 3, dtype=np.uint8).reshape(2, 5, 3)
+        if not np.array_equal(b.process(x), 255 - x):
+            raise RuntimeError("OpenVINO returned a wrong result for a 255 - x graph")
+    return "ok"
+
+
 def run_self_test(style: str | None = None, backend: str = "auto", device: str = "auto") -> int:
     from .inference.backends import create_backend
     from .inference.catalog import StyleCatalog, probe_frame
@@ -73,6 +86,10 @@ def run_self_test(style: str | None = None, backend: str = "auto", device: str =
     try:
         print(f"resources: {paths.resources_dir()}")
         print(f"onnxruntime check: 255 - x graph on {_onnxruntime_check(device)}: ok")
+        from .inference.backends import openvino_installed
+
+        if openvino_installed():  # installed (or bundled) but broken must fail here, not fall back
+            print(f"openvino check: 255 - x graph on CPU: {_openvino_check()}")
         cat = StyleCatalog()
         print(f"styles: {', '.join(cat.ids())}")
         style_id = style or cat.default_style_id()

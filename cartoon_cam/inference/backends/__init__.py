@@ -179,7 +179,7 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
         raise BackendError(f"style {style.id!r} is a neural style: the classic backend only runs 'classic'")
     for kind in order:
         if kind == "cpu-graphs":
-            b = _fastest_cpu_graph(style, size, threads, cpu_graphs, attempt)
+            b = _fastest_cpu_graph(style, size, threads, cpu_graphs, attempt, failures)
             if b is not None:
                 if warmup:
                     b.warmup()
@@ -198,7 +198,8 @@ def create_backend(style: StyleFile | str | Path, backend: str = "auto", device:
 
 
 def _fastest_cpu_graph(style: StyleFile, size: int | None, threads: int | None, candidates: list[str],
-                       attempt: Callable[[str], Backend | None]) -> Backend | None:
+                       attempt: Callable[[str], Backend | None],
+                       failures: list[tuple[str, Exception]]) -> Backend | None:
     """The faster CPU graph runtime for ``style`` (see :mod:`.choice`): from the cache when it has
     the answer, else by a probe. None when no candidate can be built (the reasons are recorded by
     ``attempt``)."""
@@ -212,7 +213,10 @@ def _fastest_cpu_graph(style: StyleFile, size: int | None, threads: int | None, 
         if b is not None:
             b.choice = known
             return b
+    n_failed = len(failures)
     res = ch.probe(style, size, threads, attempt, candidates)
+    for kind, e in failures[n_failed:]:  # an installed runtime that can't run this style: say so
+        log.warning("style %s: %s cannot run it (%s); using the other CPU runtime", style.id, kind, _reason(e))
     if res is None:
         return None
     b, picked = res
