@@ -61,3 +61,28 @@ def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert cute[4] == "64x48"  # 64x36 padded to the model's multiple of 16
     assert float(cute[5]) > 0 and float(cute[8]) > 0  # GFLOP and fps
     assert "machine:" in out
+
+
+def test_bench_reports_peak_share_and_what_auto_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("openvino")
+    assert main(["bench", "--style", "hayao_lite", "--backend", "onnx", "--backend", "openvino", "--size", "256",
+                 "--input", "320x180", "--seconds", "0", "--min-frames", "1", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "measured fp32 peak" in out and "FLOP/cycle" in out
+    rows = [[c.strip() for c in r.split("|")[1:-1]] for r in out.splitlines() if r.startswith("| hayao_lite")]
+    assert sorted(r[1] for r in rows) == ["onnxruntime", "openvino"]
+    for r in rows:
+        assert float(r[5]) > 0 and r[10].endswith("%") and float(r[10][:-1]) > 0  # GFLOP, % of peak
+    assert "auto runs hayao_lite at size 256 on" in out
+
+
+def test_bench_pipeline_runs_the_live_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--pipeline", "--style", "classic", "--input", "160x90", "--fps", "20",
+                 "--seconds", "1", "--encode"]) == 0
+    out = capsys.readouterr().out
+    row = next(r for r in out.splitlines() if r.startswith("| classic"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[3] == "H.264"
+    assert float(cells[6]) > 0  # cartoon fps
+    assert float(cells[7]) > 0 and float(cells[8]) >= float(cells[7])  # latency p50 <= p95
+    assert float(cells[11]) > 0  # CPU use
