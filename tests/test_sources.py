@@ -30,6 +30,28 @@ from cartoon_cam.core.sources import (
 from cartoon_cam.errors import InputError
 
 
+class OpenedCap:
+    """A stand-in for ``cv2.VideoCapture`` that opens and accepts every setting; tests override
+    ``read`` (and ``__init__`` to record what was opened)."""
+
+    def __init__(self, index: int = 0, api: int = 0) -> None:
+        pass
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return False, None
+
+    def release(self) -> None:
+        pass
+
 def _check_frame(img: np.ndarray, h: int, w: int) -> None:
     assert isinstance(img, np.ndarray) and img.dtype == np.uint8
     assert img.shape == (h, w, 3) and img.flags.c_contiguous
@@ -274,24 +296,12 @@ def test_camera_opens_first_with_the_api_that_listed_it(fake_library: dict, monk
     """An index from Media Foundation's listing is opened with Media Foundation before DirectShow."""
     opened: list[tuple[int, int]] = []
 
-    class Cap:
+    class Cap(OpenedCap):
         def __init__(self, index: int, api: int) -> None:
             opened.append((index, api))
 
-        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
-            return True
-
-        def set(self, prop: int, value: float) -> bool:
-            return True
-
-        def get(self, prop: int) -> float:
-            return 0.0
-
         def read(self) -> tuple[bool, np.ndarray]:
             return True, np.zeros((4, 4, 3), np.uint8)
-
-        def release(self) -> None:
-            pass
 
     win_apis = camera_mod.capture_apis("win32")
     monkeypatch.setattr(camera_mod, "capture_apis", lambda platform=None: win_apis)
@@ -425,19 +435,7 @@ def test_camera_open_stops_waiting_for_a_first_frame_when_interrupted(monkeypatc
 
     released: list[int] = []
 
-    class SilentCap:
-        def __init__(self, index: int, api: int) -> None:
-            pass
-
-        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
-            return True
-
-        def set(self, prop: int, value: float) -> bool:
-            return True
-
-        def get(self, prop: int) -> float:
-            return 0.0
-
+    class SilentCap(OpenedCap):
         def read(self) -> tuple[bool, None]:
             return False, None
 
