@@ -39,6 +39,38 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def add_verbosity(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` (repeatable). On a subcommand (``sub``) they default to
+    "not given", so ``cartoon-cam -v convert …`` and ``cartoon-cam convert -v …`` mean the same."""
+    default = argparse.SUPPRESS if sub else None
+    p.add_argument("-q", "--quiet", action="store_true", default=default if sub else False,
+                   help="only errors on the terminal (and no progress bars)")
+    p.add_argument("-v", "--verbose", action="count", default=default if sub else 0,
+                   help="more on the terminal: -v progress messages, -vv debug")
+
+
+def _add_verbosity_everywhere(p: argparse.ArgumentParser) -> None:
+    """:func:`add_verbosity` on a subcommand and on its own subcommands (``styles list -v``), and
+    their one-line help as the description of those that have none (``styles list --help``)."""
+    if not any("--verbose" in a.option_strings for a in p._actions):  # noqa: SLF001
+        add_verbosity(p, sub=True)
+    for a in p._actions:  # noqa: SLF001 - argparse has no public walk over subparsers
+        if isinstance(a, argparse._SubParsersAction):  # noqa: SLF001
+            helps = {c.dest: c.help for c in a._choices_actions}  # noqa: SLF001
+            for name, child in a.choices.items():
+                if not child.description and helps.get(name):
+                    child.description = helps[name]
+                _add_verbosity_everywhere(child)
+
+
+def log_levels(args: argparse.Namespace) -> tuple[bool, int]:
+    """``(debug, verbosity)`` from the parsed flags: verbosity -1 quiet, 0 default, 1 info, 2 debug."""
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    if getattr(args, "quiet", False):
+        return bool(args.debug), -1
+    return bool(args.debug) or verbose >= 2, verbose
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import commands
     from .limits import describe_limits
@@ -48,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                 epilog=f"Limits: {describe_limits()}. " + EPILOG.format(log=log_file()))
     p.add_argument("--version", action="version", version=f"cartoon-cam {__version__}")
     p.add_argument("--debug", action="store_true", help="verbose logging and full tracebacks")
+    add_verbosity(p)
     p.add_argument("--self-test", action="store_true",
                    help="run the default style on a generated frame, print versions and the backend, exit")
     try:
@@ -60,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in commands.discover():
         sp = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.register(sp)
+        _add_verbosity_everywhere(sp)
         sp.set_defaults(_run=mod.run)
     return p
 
@@ -69,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .logs import setup_logging
 
-    setup_logging(args.debug, list(argv) if argv is not None else None)
+    debug, verbosity = log_levels(args)
+    setup_logging(debug, list(argv) if argv is not None else None, verbosity=verbosity)
     run = getattr(args, "_run", None)
     try:
         if args.self_test:
@@ -87,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cartoon-cam: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `cartoon-cam styles list | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_OK
     except OSError as e:  # a file-system problem no command anticipated: still one line, no traceback
         if args.debug:
             raise

@@ -59,15 +59,17 @@ def log_file() -> Path:
     return user_log_dir() / LOG_NAME
 
 
-def setup_logging(debug: bool = False, argv: list[str] | None = None) -> Path | None:
+def setup_logging(debug: bool = False, argv: list[str] | None = None, verbosity: int = 0) -> Path | None:
     """Configure logging for this process (idempotent: a second call only changes the levels).
 
-    stderr gets WARNING and above (DEBUG with ``debug``), in the one-line ``LEVEL name: message``
-    form; the log file gets INFO and above (DEBUG with ``debug``). Returns the log file's path, or
-    ``None`` when the folder cannot be written.
+    stderr gets WARNING and above — ERROR only with ``verbosity`` -1 (``--quiet``), INFO with 1
+    (``-v``), DEBUG with 2 or ``debug`` — in the one-line ``LEVEL name: message`` form; the log file
+    gets INFO and above (DEBUG with ``debug``). Returns the log file's path, or ``None`` when the
+    folder cannot be written.
     """
     root = logging.getLogger()
-    stderr_level = logging.DEBUG if debug else logging.WARNING
+    stderr_level = (logging.DEBUG if debug or verbosity >= 2 else logging.INFO if verbosity == 1
+                    else logging.ERROR if verbosity < 0 else logging.WARNING)
     file_level = logging.DEBUG if debug else logging.INFO
     handler = _state.get("stderr")
     if handler is None:

@@ -83,11 +83,14 @@ def _common_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cartoon_cam import __version__
+
     p = _Parser(prog="cartoon-cam-train", description="Train and distil cartoon_cam styles.")
+    p.add_argument("--version", action="version", version=f"cartoon-cam-train {__version__}")
     p.add_argument("--debug", action="store_true", help="full tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    sp = sub.add_parser("prep", help="make the edge-smoothed style set (and import/resize images)")
+    sp = sub.add_parser("prep", help=(h := "make the edge-smoothed style set (and import/resize images)"), description=h)
     sp.add_argument("--data", required=True, type=Path, help="dataset root (AnimeGAN layout)")
     sp.add_argument("--style-name", required=True, help="style folder name under the root")
     sp.add_argument("--style-src", type=Path, help="folder of anime frames to import into <style>/style")
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--size", type=int, default=0, help="resize + centre-crop to SIZE x SIZE (0 = keep)")
     sp.add_argument("--overwrite", action="store_true")
 
-    sp = sub.add_parser("train", help="AnimeGANv2 training on an AnimeGAN-layout dataset")
+    sp = sub.add_parser("train", help=(h := "AnimeGANv2 training on an AnimeGAN-layout dataset"), description=h)
     _common_run_args(sp)
     sp.add_argument("--data", help="dataset root: train_photo/, <style>/style/, <style>/smooth/")
     sp.add_argument("--style-name", help="style folder name under the root")
@@ -105,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps-per-epoch", type=int, help="0 = max(N_photo, N_style) // batch")
     sp.add_argument("--max-photos", type=int)
 
-    sp = sub.add_parser("distill", help="distil a teacher style into a student generator")
+    sp = sub.add_parser("distill", help=(h := "distil a teacher style into a student generator"), description=h)
     _common_run_args(sp)
     sp.add_argument("--teacher", help="teacher: a style id, style file or published model file")
     sp.add_argument("--photos", help="folder of photos (recursive)")
@@ -117,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--teacher-device", default="auto", help="device for the teacher (auto | cpu | cuda)")
     sp.add_argument("--teacher-backend", default="auto", help="backend for the teacher (auto | torch | onnx)")
 
-    sp = sub.add_parser("export", help="export a checkpoint's generator as a style file")
+    sp = sub.add_parser("export", help=(h := "export a checkpoint's generator as a style file"), description=h)
     sp.add_argument("--ckpt", required=True, type=Path, help="RUN_DIR/checkpoints/last.pt or epoch_XXXX.pt")
     sp.add_argument("--out", type=Path, help="output folder (default: the run's export/)")
     sp.add_argument("--id")
@@ -129,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fp16", action="store_true", help="store weights as float16")
     sp.add_argument("--onnx", action="store_true", help="also write an ONNX style (checked in ONNX Runtime)")
 
-    sp = sub.add_parser("eval", help="PSNR/SSIM vs the teacher and speed; FID/KID with Inception weights")
+    sp = sub.add_parser("eval", help=(h := "PSNR/SSIM vs the teacher and speed; FID/KID with Inception weights"), description=h)
     sp.add_argument("--run", type=Path, help="a distill/train run folder (finds style, teacher, held-out photos)")
     sp.add_argument("--style", help="the style to evaluate (default: the run's export)")
     sp.add_argument("--teacher", help="teacher style for PSNR/SSIM (default: the run's teacher)")
@@ -154,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="photos in the --grid: the first N (default 6), or these indices of the photo list")
     sp.add_argument("--baseline", metavar="STYLE",
                     help="a second student (e.g. the previous version): a grid column and baseline_* metrics")
+    from cartoon_cam.completion import add_completion_command
+
+    add_completion_command(sub, build_parser)
     return p
 
 
@@ -384,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point ``cartoon-cam-train``; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "_run", None) is not None:  # `completion`
+            return int(args._run(args))
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt as e:
         step = getattr(e, "step", None)  # runtime.Interrupted: the finished step was checkpointed

@@ -26,11 +26,13 @@ def register(p: argparse.ArgumentParser) -> None:
     add_backend_args(p)
     p.add_argument("--side-by-side", action="store_true", help="write original | cartoon side by side")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace existing output files (an input is never written over)")
+    exist = p.add_mutually_exclusive_group()
+    exist.add_argument("--overwrite", action="store_true",
+                       help="replace existing output files (an input is never written over)")
+    exist.add_argument("--skip-existing", action="store_true",
+                       help="leave inputs whose output file already exists (e.g. to finish an interrupted batch)")
     p.add_argument("--keep-partial", action="store_true",
                    help="keep what converts of a truncated or corrupt video (the exit status is 2 anyway)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,9 +49,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to convert")
     out = Path(args.output)
     jobs = plan_outputs(files, out, single_file_ok=len(args.inputs) == 1 and Path(args.inputs[0]).is_file())
+    skipped = 0
+    if args.skip_existing:
+        kept = [j for j in jobs if not j.dst.exists()]
+        skipped, jobs = len(jobs) - len(kept), kept
+        if not jobs:
+            if not getattr(args, "quiet", False):
+                print(f"nothing to do: all {skipped} output(s) exist (--skip-existing)")
+            return 0
     style = load_style(args.style)
     backend = create_backend(style, backend=args.backend, device=args.device, size=args.size)
-    show = not args.quiet and sys.stderr.isatty()
+    show = not getattr(args, "quiet", False) and sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="file", disable=not show, file=sys.stderr, dynamic_ncols=True)
     frame_bar: dict[str, tqdm] = {}
 
@@ -79,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
     n_vid = len(rep.done) - n_img
     fps = rep.frames / rep.seconds if rep.seconds > 0 else 0.0
     failed = len(rep.failed) + len(problems)
-    print(f"converted {len(rep.done)} file(s) ({n_img} image(s), {n_vid} video(s), {rep.frames} frame(s)) "
+    say = (lambda *a, **k: None) if getattr(args, "quiet", False) else print
+    say(f"converted {len(rep.done)} file(s) ({n_img} image(s), {n_vid} video(s), {rep.frames} frame(s)) "
           f"in {rep.seconds:.1f} s ({fps:.1f} frames/s) with style {style.id!r} on {backend.describe()}"
           + (f"; {failed} failed" if failed else "")
+          + (f"; {skipped} skipped (output exists)" if skipped else "")
           + (f"; {len(rep.partial)} truncated (kept in part)" if rep.partial else ""))
     return 2 if failed or rep.partial else 0
