@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -40,6 +42,36 @@ def source_label(spec: str) -> str:
     if spec.startswith("camera:"):
         return f"Camera: {spec.partition(':')[2]}"
     return f"File: {Path(spec).name}"
+
+
+_SLIDER_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Home,
+                Qt.Key.Key_End, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
+
+
+class KeyboardSlider(QSlider):
+    """A slider reachable with Tab whose arrow, Home/End and Page keys move it while it has focus,
+    although the window uses Left/Right as shortcuts (the shortcut otherwise wins)."""
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent) and e.key() in _SLIDER_KEYS \
+                and e.modifiers() == Qt.KeyboardModifier.NoModifier:
+            e.accept()  # deliver the key to the slider, not to the window's shortcut
+            return True
+        return super().event(e)
+
+
+def _wrapping_label(text: str) -> QLabel:
+    """A word-wrapped label whose text never widens the panel (its width hint is ignored)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+    label.setSizePolicy(policy)
+    return label
 
 
 class ControlsWidget(QWidget):
@@ -77,9 +109,9 @@ class ControlsWidget(QWidget):
         self.resolution_combo = QComboBox()
         self.resolution_combo.activated.connect(self._on_resolution_combo_activated)
         form.addRow("Resolution", self.resolution_combo)
-        self.granted_label = QLabel("")
-        self.granted_label.setWordWrap(True)
+        self.granted_label = _wrapping_label("")
         self.granted_label.setStyleSheet("color: gray;")
+        self.granted_label.setAccessibleName("What the source delivers")
         form.addRow(self.granted_label)
         root.addWidget(box)
 
@@ -89,10 +121,11 @@ class ControlsWidget(QWidget):
         lay.addWidget(picker, 1)
         srow = QHBoxLayout()
         srow.addWidget(QLabel("Strength"))
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
+        self.strength_slider = KeyboardSlider(Qt.Orientation.Horizontal)
         self.strength_slider.setRange(0, 100)
+        self.strength_slider.setSingleStep(5)
+        self.strength_slider.setPageStep(25)
         self.strength_slider.setValue(100)
-        self.strength_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.strength_slider.valueChanged.connect(self._on_strength_slider_value_changed)
         self.strength_value = QLabel("100%")
         self.strength_value.setMinimumWidth(36)
@@ -119,12 +152,18 @@ class ControlsWidget(QWidget):
             self.device_combo.addItem(d, d)
         self.device_combo.activated.connect(self._on_backend_combo_activated)
         form.addRow("Device", self.device_combo)
-        self.provider_label = QLabel("—")
-        self.provider_label.setWordWrap(True)
+        self.provider_label = _wrapping_label("—")
         self.provider_label.setToolTip("The backend, execution provider and precision really in use")
         form.addRow("In use", self.provider_label)
         root.addWidget(box)
 
+        for widget, name in ((self.source_combo, "Input source"), (self.refresh_button, "Look for cameras again"),
+                             (self.resolution_combo, "Capture resolution"),
+                             (self.strength_slider, "Cartoon strength"), (self.strength_value, "Strength value"),
+                             (self.quality_combo, "Inference quality"), (self.backend_combo, "Inference backend"),
+                             (self.device_combo, "Inference device"), (self.provider_label, "Backend in use")):
+            widget.setAccessibleName(name)
+        self.strength_slider.setToolTip("How much of the cartoon is blended over the original (arrow keys when focused)")
         self._cameras: list[CameraInfo] = []
         self._current_spec = "demo"
         self.set_sources([], "demo")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -35,28 +35,43 @@ _GRAB_PX = 12
 
 
 class _Pane:
-    """One image: the source array, its scaled copy and the QImage wrapping that copy."""
+    """One image: the source array, its scaled copy and the QImage wrapping that copy.
+
+    ``rect`` is in logical (device-independent) pixels; the scaled copy has ``dpr`` times as many
+    pixels each way, and the QImage says so (``setDevicePixelRatio``), so at 200 % scaling the
+    picture is drawn at device pixels instead of being doubled."""
 
     def __init__(self) -> None:
         self.src: np.ndarray | None = None
         self.arr: np.ndarray | None = None
         self.img: QImage | None = None
         self.rect = QRect()
+        self.dpr = 1.0
 
-    def set(self, src: np.ndarray | None, box: QRect) -> None:
+    def set(self, src: np.ndarray | None, box: QRect, dpr: float = 1.0) -> None:
         self.src = src
-        self.fit(box)
+        self.fit(box, dpr)
 
-    def fit(self, box: QRect) -> None:
+    def fit(self, box: QRect, dpr: float | None = None) -> None:
+        if dpr is not None:
+            self.dpr = max(1.0, float(dpr))
         if self.src is None or box.width() <= 0 or box.height() <= 0:
             self.arr, self.img = None, None
             self.rect = QRect(box)
             return
         h, w = self.src.shape[:2]
         fw, fh = fit_size(w, h, box.width(), box.height())
-        self.arr = np.ascontiguousarray(scaled(self.src, fw, fh))
+        dw, dh = max(1, round(fw * self.dpr)), max(1, round(fh * self.dpr))
+        self.arr = np.ascontiguousarray(scaled(self.src, dw, dh))
         self.img = wrap_rgb(self.arr)
+        if self.dpr != 1.0:
+            self.img.setDevicePixelRatio(self.dpr)
         self.rect = QRect(box.x() + (box.width() - fw) // 2, box.y() + (box.height() - fh) // 2, fw, fh)
+
+    def source_rect(self, x: int, y: int, w: int, h: int) -> QRectF:
+        """A rectangle of ``rect``-relative logical pixels in the image's own (device) pixels."""
+        d = self.dpr
+        return QRectF(x * d, y * d, w * d, h * d)
 
 
 class PreviewWidget(QWidget):
@@ -125,11 +140,11 @@ class PreviewWidget(QWidget):
         dirty = QRect()
         if original is not None:
             dirty = dirty.united(self._original.rect)
-            self._original.set(original, a)
+            self._original.set(original, a, self.devicePixelRatioF())
             dirty = dirty.united(self._original.rect)
         if cartoon is not None:
             dirty = dirty.united(self._cartoon.rect)
-            self._cartoon.set(cartoon, b)
+            self._cartoon.set(cartoon, b, self.devicePixelRatioF())
             dirty = dirty.united(self._cartoon.rect)
         self._pending_ms += (time.perf_counter() - t0) * 1000.0
         self._pending_cpu_ms += (time.thread_time() - c0) * 1000.0
@@ -153,8 +168,9 @@ class PreviewWidget(QWidget):
 
     def _refit(self) -> None:
         a, b = self._boxes()
-        self._original.fit(a)
-        self._cartoon.fit(b)
+        dpr = self.devicePixelRatioF()
+        self._original.fit(a, dpr)
+        self._cartoon.fit(b, dpr)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         self._refit()
@@ -163,6 +179,8 @@ class PreviewWidget(QWidget):
     # -- painting --------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         t0, c0 = time.perf_counter(), time.thread_time()
+        if abs(self.devicePixelRatioF() - self._cartoon.dpr) > 1e-3:  # moved to a screen of another scale
+            self._refit()
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(18, 18, 20))
         a, b = self._boxes()
@@ -196,10 +214,11 @@ class PreviewWidget(QWidget):
         r = ref.rect
         x = r.x() + round(r.width() * self._divider)
         if orig.img is not None and orig.rect == r:
-            p.drawImage(QRect(r.x(), r.y(), x - r.x(), r.height()), orig.img, QRect(0, 0, x - r.x(), r.height()))
+            p.drawImage(QRectF(r.x(), r.y(), x - r.x(), r.height()), orig.img,
+                        orig.source_rect(0, 0, x - r.x(), r.height()))
         if cart.img is not None:
-            p.drawImage(QRect(x, r.y(), r.right() + 1 - x, r.height()), cart.img,
-                        QRect(x - r.x(), 0, r.right() + 1 - x, r.height()))
+            p.drawImage(QRectF(x, r.y(), r.right() + 1 - x, r.height()), cart.img,
+                        cart.source_rect(x - r.x(), 0, r.right() + 1 - x, r.height()))
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(QPen(QColor(255, 255, 255, 230), 2))
         p.drawLine(x, r.y(), x, r.bottom())

@@ -1,0 +1,88 @@
+"""Window polish that needs no camera: keyboard reach and accessible names of the controls, a
+panel that keeps its width, a readable shortcuts list, and HiDPI panes drawn at device pixels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QRect, QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QSlider, QTableWidget  # noqa: E402
+
+from cartoon_cam.core.pipeline import Pipeline  # noqa: E402
+from cartoon_cam.core.sources import DemoSource  # noqa: E402
+from cartoon_cam.ui.main_window import MainWindow  # noqa: E402
+from cartoon_cam.ui.preview_widget import _Pane  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):  # noqa: ANN001, ANN201
+    p = Pipeline(DemoSource(160, 90, 15), "classic")
+    w = MainWindow(p, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    p.start()
+    w.show()
+    qtbot.waitUntil(lambda: p.latest_result() is not None, timeout=60_000)
+    yield w
+    w.close()
+
+
+def test_every_control_has_an_accessible_name_and_the_slider_takes_keys(qtbot, window) -> None:  # noqa: ANN001
+    c = window.controls
+    for widget in c.findChildren(QComboBox) + c.findChildren(QSlider) + c.findChildren(QAbstractButton):
+        if widget.isVisibleTo(c):
+            assert widget.accessibleName(), f"{type(widget).__name__} {widget.objectName()!r} has no accessible name"
+    s = c.strength_slider
+    assert s.focusPolicy() & Qt.FocusPolicy.TabFocus  # reachable with Tab
+    s.setFocus()
+    qtbot.waitUntil(s.hasFocus, timeout=5000)
+    style_before = window.style_picker.current_key()
+    before = s.value()
+    qtbot.keyClick(s, Qt.Key.Key_Left)  # the slider's key while it has focus, not "previous style"
+    assert s.value() == before - s.singleStep()
+    qtbot.keyClick(s, Qt.Key.Key_End)
+    assert s.value() == s.maximum()
+    assert window.style_picker.current_key() == style_before
+
+
+def test_the_side_panel_keeps_its_width_when_the_in_use_text_changes(qtbot, window) -> None:  # noqa: ANN001
+    c = window.controls
+    c.set_provider("onnxruntime · cpu · fp32")
+    qtbot.wait(50)
+    width = c.width()
+    c.set_provider("openvino · cpu · fp32 · auto — a much longer description of the runtime in use, "
+                   "TensorrtExecutionProvider with fp16 engines cached in the user cache folder")
+    qtbot.wait(50)
+    assert c.width() == width
+
+
+def test_shortcuts_are_a_read_only_list(qtbot, window) -> None:  # noqa: ANN001
+    from cartoon_cam.ui.shortcuts_dialog import ShortcutsDialog
+
+    rows = window.shortcut_rows()
+    d = ShortcutsDialog(rows, window)
+    qtbot.addWidget(d)
+    t: QTableWidget = d.table
+    assert t.rowCount() == len(rows) and t.rowCount() > 5
+    assert t.editTriggers() == QTableWidget.EditTrigger.NoEditTriggers
+    assert t.selectionMode() == QTableWidget.SelectionMode.NoSelection and not t.showGrid()
+    for i in range(t.rowCount()):
+        for j in range(2):
+            assert not (t.item(i, j).flags() & (Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsSelectable))
+    assert any("F1" in k for k, _ in rows)
+
+
+@pytest.mark.parametrize("dpr", [1.0, 2.0])
+def test_panes_are_drawn_at_device_pixels(dpr: float) -> None:
+    pane = _Pane()
+    src = np.zeros((360, 640, 3), np.uint8)
+    pane.set(src, QRect(0, 0, 320, 180), dpr)
+    assert (pane.rect.width(), pane.rect.height()) == (320, 180)  # logical size
+    assert pane.arr.shape[:2] == (round(180 * dpr), round(320 * dpr))  # device pixels
+    assert pane.img.devicePixelRatio() == dpr
+    r = pane.source_rect(10, 0, 100, 180)
+    assert (r.x(), r.width(), r.height()) == (10 * dpr, 100 * dpr, 180 * dpr)
