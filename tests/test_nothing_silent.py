@@ -87,6 +87,11 @@ def test_live_without_style_uses_and_names_the_windows_default(capsys) -> None:
     from cartoon_cam.inference.catalog import StyleCatalog
 
     default = StyleCatalog().default_style_id()
+    from cartoon_cam.core.threads import live_inference_threads
+    from cartoon_cam.inference.backends import create_backend
+
+    # answer auto's runtime probe now (it is cached), so the style loads within the 1 s run
+    create_backend(StyleCatalog().resolve(default), threads=live_inference_threads()).close()
     rc = main(["live", "--source", "demo", "--duration", "1", "--stats-every", "0"])
     err = capsys.readouterr().err
     assert rc == 0, err
