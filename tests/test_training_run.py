@@ -184,3 +184,18 @@ def test_a_non_finite_loss_stops_the_run_at_its_log_step(tmp_path: Path) -> None
     with pytest.raises(FloatingPointError, match="non-finite loss"):
         toy.go(6)
     assert toy.steps == [0, 1, 2, 3] and toy.exports == []
+
+
+def test_a_checkpoint_from_before_a_loss_key_existed_still_resumes(tmp_path: Path) -> None:
+    """docs/TRAINING.md, "Adding a loss": a new ``loss.*`` key defaults to 0, so an older run's config
+    (without the key) is the same config and resumes."""
+    out = tmp_path / "run"
+    Toy(out, _cfg(), stop_after=2).go(4)
+    last = out / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last)
+    old_cfg = json.loads(ckpt["config"])
+    del old_cfg["loss"]["shift"]  # as if written before loss.shift was added
+    ckpt["config"] = json.dumps(old_cfg)
+    torch.save(ckpt, last)
+    again = Toy(out, _cfg(), resume="auto")
+    assert again.start == 2
