@@ -56,6 +56,17 @@ def test_smoke_distill_exports_a_lite_style_the_app_runs(distill_run: Path) -> N
     assert grid  # photo | teacher | student rows
 
 
+def test_run_folder_formats_are_stable(distill_run: Path) -> None:
+    """What a resume (and ``eval --run``) of an existing run folder reads: keep these keys."""
+    last = load_checkpoint(distill_run / "checkpoints" / "last.pt")
+    assert set(last) == {"format", "command", "step", "teacher", "G", "opt_s", "scalers", "rng", "config", "world_size"}
+    assert last["command"] == "distill" and last["teacher"] == str(TEACHER) and set(last["scalers"]) == {"s", "d"}
+    recs = [json.loads(ln) for ln in (distill_run / "metrics.jsonl").read_text().splitlines()]
+    assert all(set(r) == {"step", "phase", "lr", "steps_per_s", "pixel", "edge", "total"} for r in recs)
+    assert {r["phase"] for r in recs} == {"distill"}
+    assert set(json.loads((distill_run / "distill.json").read_text())) == {"teacher", "holdout", "cache"}
+
+
 def test_teacher_cache_is_reused(cache_dir: Path, distill_run: Path) -> None:
     entries = list(cache_dir.glob("*/*.png"))
     assert len(entries) == 12  # the teacher ran once per photo and scale (6 photos x scales {1.0, 0.75})

@@ -46,6 +46,20 @@ def test_smoke_train_writes_everything(smoke_run: Path) -> None:
     assert not list((smoke_run / "checkpoints").glob("*.part"))  # atomic writes leave no temp files
 
 
+def test_run_folder_formats_are_stable(smoke_run: Path) -> None:
+    """What a resume (and ``export --ckpt``) of an existing run folder reads: keep these keys."""
+    last = load_checkpoint(smoke_run / "checkpoints" / "last.pt")
+    assert set(last) == {"format", "command", "step", "init_steps", "epoch", "G", "D", "opt_init", "opt_g", "opt_d",
+                         "scalers", "rng", "config", "vgg", "world_size"}
+    assert set(last["scalers"]) == {"init", "g", "d"} and last["init_steps"] == 2 and last["epoch"] == 2
+    assert set(load_checkpoint(smoke_run / "checkpoints" / "epoch_0002.pt")) == {"format", "command", "step", "G",
+                                                                                  "config"}
+    recs = [json.loads(ln) for ln in (smoke_run / "metrics.jsonl").read_text().splitlines()]
+    assert set(recs[0]) == {"step", "epoch", "phase", "lr", "steps_per_s", "content", "g_total"}
+    assert {"step", "epoch", "phase", "lr", "steps_per_s", "d_total", "logit_real", "logit_fake"} <= set(recs[-1])
+    assert json.loads((smoke_run / "env.json").read_text())["command"] == "train"
+
+
 def test_export_runs_in_the_app(smoke_run: Path) -> None:
     from cartoon_cam.inference.backends import create_backend
     from cartoon_cam.inference.style import read_style

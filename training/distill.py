@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cartoon_cam.inference.registry import arch_info, create_model
 
@@ -39,36 +38,20 @@ from .data import (
 from .discriminator import Discriminator
 from .export import export_generator
 from .prep import list_images, read_rgb, readable_images
+from .run import Run, Stateful
 from .runtime import (
     DistInfo,
-    Interrupted,
-    MetricsWriter,
-    RunDir,
-    StopRequest,
-    Throughput,
-    amp_dtype,
     autocast,
     barrier,
     cleanup_distributed,
-    dist_env,
-    end_of_step,
-    init_distributed,
-    load_checkpoint,
-    make_scaler,
     optimizer_step,
-    pick_device,
     progress,
-    rng_state,
-    save_checkpoint,
     save_grid,
     scheduled_lr,
-    seed_everything,
     set_lr,
-    set_rng_state,
-    setup_logging,
     unwrap,
 )
-from .trainer import check_resume_config, finite_items, load_generator_weights
+from .trainer import load_generator_weights
 
 log = logging.getLogger("training")
 
@@ -383,28 +366,15 @@ def distill(
 
 def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_after: int | None, allow_change: bool,
              teacher_device: str, teacher_backend: str) -> dict[str, Any]:
-    t_start = time.perf_counter()
-    info = dist_env()
-    device = pick_device(cfg.train.device, info)
-    init_distributed(device, info)
-    run = RunDir(out)
-    setup_logging(run, info.is_main)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
+    run = Run("distill", cfg, out, resume=resume, stop_after=stop_after, allow_change=allow_change)
+    info, device = run.info, run.device
     if not cfg.data.photos:
         raise ConfigError("distill needs photos: --photos DIR")
-    ckpt = None
-    if resume:
-        ckpt = load_checkpoint(run.last if resume == "auto" else resume)
-        if ckpt.get("command") != "distill":
-            raise ConfigError("resume: that checkpoint is not from 'distill'")
-        check_resume_config(ckpt["config"], cfg, allow_change)
-        teacher = teacher or ckpt["teacher"]
+    if run.ckpt is not None:
+        teacher = teacher or run.ckpt["teacher"]
     if not teacher:
         raise ConfigError("distill needs a teacher: --teacher STYLE (style id or model file)")
-    if info.is_main:
-        run.create(cfg, "distill")
-    barrier(info)
+    run.create()
 
     # ---------------------------------------------------------------- data + teacher cache
     crop, batch = cfg.data.size, cfg.train.batch
@@ -415,25 +385,25 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         raise ConfigError("whole-image distillation (data.size 0) runs in one process: drop torchrun")
     train_files, holdout = split_photos(cfg.data.photos, cfg.train.seed, cfg.data.holdout, cfg.data.max_photos)
     if info.is_main:
-        (run.root / "holdout.txt").write_text("".join(f"{p}\n" for p in holdout), encoding="utf-8")
+        (run.dir.root / "holdout.txt").write_text("".join(f"{p}\n" for p in holdout), encoding="utf-8")
     scales = sorted({float(s) for s in cfg.data.scales} | {1.0}, reverse=True)
-    cache = TeacherCache(Path(cfg.data.teacher_cache) if cfg.data.teacher_cache else run.root / "teacher_cache",
+    cache = TeacherCache(Path(cfg.data.teacher_cache) if cfg.data.teacher_cache else run.dir.root / "teacher_cache",
                          teacher, cfg.data.photo_max_side)
     t_cache = time.perf_counter()
     sizes = cache.build(train_files + holdout, scales, info, device=teacher_device, backend=teacher_backend,
                         show_progress=cfg.train.progress, threads=cfg.train.threads or None)
     t_cache = time.perf_counter() - t_cache
     if info.is_main:  # written now, so that `eval --run` also works on a run in progress
-        (run.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
-                                                           "cache": str(cache.dir)}, indent=2), encoding="utf-8")
+        (run.dir.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
+                                                               "cache": str(cache.dir)}, indent=2), encoding="utf-8")
     ds = PairCropDataset(PairSource(train_files, cache), len(train_files), cfg.data.scales, crop,
                          [sizes[str(p)] for p in train_files], hflip=cfg.data.hflip, multiple=multiple)
     total = cfg.train.steps
 
     # ---------------------------------------------------------------- models
-    seed_everything(cfg.train.seed)
+    run.seed()
     S = create_model(cfg.model.arch, **cfg.model.arch_config)
-    if cfg.model.init_from and ckpt is None:
+    if cfg.model.init_from and run.ckpt is None:
         # a student may grow new modules (e.g. lite's ink branch, which starts as a no-op): those
         # keep their fresh initialisation; a weight the student does not have is an error
         res = S.load_state_dict(load_generator_weights(cfg.model.init_from), strict=False)
@@ -455,115 +425,54 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     betas = (o.beta1, o.beta2)
     opt_s = torch.optim.Adam(S.parameters(), lr=o.lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=(0.5, 0.999)) if D is not None else None
-    dtype = amp_dtype(cfg.train.amp, device)
-    scalers = {k: make_scaler(device, dtype) for k in ("s", "d")}
-
-    start = 0
-    if ckpt is not None:
-        S.load_state_dict(ckpt["G"])
-        opt_s.load_state_dict(ckpt["opt_s"])
-        if D is not None and opt_d is not None:
-            D.load_state_dict(ckpt["D"])
-            opt_d.load_state_dict(ckpt["opt_d"])
-        for k, s in scalers.items():
-            s.load_state_dict(ckpt["scalers"][k])
-        set_rng_state(ckpt["rng"])
-        start = int(ckpt["step"])
-        log.info("resumed from step %d", start)
-        if int(ckpt.get("world_size", 1)) != info.world_size:
-            log.warning("resuming a %d-process run with %d processes: the data order (and the epoch length) "
-                        "differ from the uninterrupted run", int(ckpt.get("world_size", 1)), info.world_size)
-
-    Sd: nn.Module = S
-    Dd: nn.Module | None = D
-    if info.enabled:
-        ids = [device.index] if device.type == "cuda" else None
-        Sd = DDP(S, device_ids=ids)
-        Dd = DDP(D, device_ids=ids) if D is not None else None
-
-    metrics = MetricsWriter(run.metrics, run.root / "tb" if cfg.train.tensorboard else None) if info.is_main else None
-    if metrics is not None and start:
-        metrics.truncate_after(start)
+    dtype = run.dtype
+    scalers = run.scalers("s", "d")
+    state: dict[str, Stateful] = {"G": S, "opt_s": opt_s}
+    if D is not None and opt_d is not None:
+        state.update(D=D, opt_d=opt_d)
+    start = run.register(state, scalers, meta=lambda step: {"teacher": teacher})
+    Sd = run.wrap(S)
+    Dd = run.wrap(D) if D is not None else None
     val = val_pairs(holdout or train_files, cache, cfg.data.n_val, multiple) if info.is_main else []
     it = infinite_loader(ds, StreamBatchSampler(len(ds), batch, seed=cfg.train.seed, stream=10, rank=info.rank,
                                                 world_size=info.world_size, start_step=start), cfg.data.num_workers,
                          collate_fn=list_collate if crop == 0 else None)
-    val_every = cfg.train.val_every or max(1, total // 10)
-    ckpt_every = cfg.train.ckpt_every or max(1, total // 10)
-    end = total if stop_after is None else min(total, stop_after)
     log.info("distill: teacher %s → %s; %d train / %d held-out photos; crop %s, scales %s, batch %d x %d, %d steps, "
              "device %s, amp %s", teacher, cfg.model.arch, len(train_files), len(holdout), crop or "whole images", cfg.data.scales,
              batch, info.world_size, total, device, dtype)
 
-    def checkpoint(step: int) -> None:
-        if not info.is_main:
-            return
-        payload: dict[str, Any] = {
-            "command": "distill", "step": step, "teacher": teacher, "G": unwrap(S).state_dict(),
-            "opt_s": opt_s.state_dict(), "scalers": {k: s.state_dict() for k, s in scalers.items()},
-            "rng": rng_state(), "config": cfg.to_json(), "world_size": info.world_size,
-        }
-        if D is not None and opt_d is not None:
-            payload.update(D=D.state_dict(), opt_d=opt_d.state_dict())
-        save_checkpoint(run.last, payload)
+    def step(i: int) -> dict[str, torch.Tensor]:
+        set_lr(opt_s, scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps))
+        x, t = next(it)
+        if cfg.data.noise > 0:
+            x = add_noise(x, cfg.data.noise)
+        if crop == 0:
+            x, t = [v.to(device, non_blocking=True) for v in x], [v.to(device, non_blocking=True) for v in t]
+        else:
+            x, t = x.to(device, non_blocking=True), t.to(device, non_blocking=True)
+        return distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device, dtype,
+                            o.grad_clip)
 
     def validate(step: int) -> None:
-        if not (info.is_main and val):
+        if not val:
             return
         S.eval()
         with torch.no_grad():
             outs = [to_uint8(S(to_tensor(p)[None].to(device))) for p, _ in val]
         S.train()
-        save_grid(run.samples / f"step_{step:07d}.jpg", [[p, t, s] for (p, t), s in zip(val, outs, strict=True)])
+        save_grid(run.dir.samples / f"step_{step:07d}.jpg", [[p, t, s] for (p, t), s in zip(val, outs, strict=True)])
 
-    bar = progress(end, start, cfg.train.progress and info.is_main, "distill")
-    thr = Throughput()
-    step = start
-    try:
-        with StopRequest() as stop:
-            for i in range(start, end):
-                lr = scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps)
-                set_lr(opt_s, lr)
-                x, t = next(it)
-                if cfg.data.noise > 0:
-                    x = add_noise(x, cfg.data.noise)
-                if crop == 0:
-                    x, t = [v.to(device, non_blocking=True) for v in x], [v.to(device, non_blocking=True) for v in t]
-                else:
-                    x, t = x.to(device, non_blocking=True), t.to(device, non_blocking=True)
-                rec = distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device,
-                                   dtype, o.grad_clip)
-                thr.tick()
-                step = i + 1  # steps completed
-                bar.update(1)
-                if step % cfg.train.log_every == 0 or step == end:
-                    vals = finite_items(rec, i)
-                    if metrics is not None:
-                        metrics.write({"step": step, "phase": "distill", "lr": lr, "steps_per_s": thr.rate(), **vals})
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("total", "pixel")})
-                end_of_step(step, end, ckpt_every=ckpt_every, val_every=val_every, checkpoint=checkpoint,
-                            validate=validate, stop=stop, info=info, device=device)
-    except KeyboardInterrupt as e:
-        if not isinstance(e, Interrupted):
-            log.warning("aborted during step %d: no checkpoint of it (--resume continues from the last one)", step + 1)
-        raise
-    finally:
-        bar.close()
-    checkpoint(step)
-    validate(step)
-    exported: list[Path] = []
-    if info.is_main and step >= total:
+    def export(step: int) -> list[Path]:
         _inherit_teacher_metadata(cfg, teacher)
         source = f"cartoon-cam-train distill from {Path(teacher).name} (preset {cfg.preset or 'custom'}, step {step})"
-        exported = export_generator(unwrap(S).cpu().state_dict(), cfg, run.export, source=source,
-                                    thumbnail_input=val[0][0] if val else None)
-    barrier(info)
-    if metrics is not None:
-        metrics.close()
-    elapsed = time.perf_counter() - t_start
-    log.info("distill: %d steps done in %.1f s (teacher cache %.1f s)", step, elapsed, t_cache)
-    return {"steps": step, "total_steps": total, "finished": step >= total, "exported": [str(p) for p in exported],
-            "seconds": elapsed, "teacher_seconds": t_cache, "run_dir": str(run.root)}
+        return export_generator(unwrap(S).cpu().state_dict(), cfg, run.dir.export, source=source,
+                                thumbnail_input=val[0][0] if val else None)
+
+    def fields(i: int) -> dict[str, Any]:
+        return {"phase": "distill", "lr": opt_s.param_groups[0]["lr"]}
+
+    run.loop(total, step, every=max(1, total // 10), fields=fields, validate=validate, show=("total", "pixel"))
+    return run.finish(export, note=f" (teacher cache {t_cache:.1f} s)", extra={"teacher_seconds": t_cache})
 
 
 __all__ = ["DistInfo", "PairSource", "TeacherCache", "distill", "load_photo", "scale_image", "split_photos"]

@@ -2,6 +2,13 @@
 
 All images are float NCHW **RGB** in [-1, 1]; features are VGG19 conv4_4 pre-ReLU maps. Every loss
 computes in float32 (inputs are upcast), so it is safe under autocast, and returns a 0-dim tensor.
+
+Adding a loss: its function goes here (with a hand-computed test in
+``tests/test_training_losses.py``); its weight is a new ``LossCfg`` field in ``training/config.py``
+(``loss.NAME``, default 0.0 = off, so older runs still resume); the step that uses it
+(``distill_step`` in ``distill.py``, ``gan_step`` / ``init_step`` in ``trainer.py``) adds
+``weight * term`` to its loss and returns the term, which makes it a ``metrics.jsonl`` field.
+See docs/TRAINING.md, "Adding a loss".
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Run mechanics shared by ``train`` and ``distill``: distributed setup, device and AMP, atomic
-checkpoints with RNG state, metrics, validation grids, logging."""
+checkpoints with RNG state, metrics, validation grids, logging.
+
+These are the parts; :class:`training.run.Run` puts them together (setup, resume, cadence,
+checkpoints, export) so that the commands only supply their data, models and step."""
 
 from __future__ import annotations
 
@@ -207,23 +210,6 @@ class StopRequest:
         flag = torch.tensor([float(self.requested)], device=device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
-
-
-def end_of_step(step: int, end: int, *, ckpt_every: int, val_every: int, checkpoint: Any, validate: Any,
-                stop: StopRequest, info: DistInfo, device: torch.device) -> None:
-    """Bookkeeping after a completed ``step`` of a loop that runs to ``end``: periodic checkpoint
-    and validation grid, and a graceful stop (checkpoint, then :class:`Interrupted`) on Ctrl-C.
-    The final step is left to the caller (it checkpoints, validates and exports)."""
-    if step >= end:
-        return
-    if step % ckpt_every == 0:
-        checkpoint(step)
-    if step % val_every == 0:
-        validate(step)
-    if stop.agreed(info, device):
-        log.warning("interrupted: step %d finished; saving a checkpoint", step)
-        checkpoint(step)
-        raise Interrupted(step)
 
 
 # --------------------------------------------------------------------------- checkpoints

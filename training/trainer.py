@@ -7,10 +7,7 @@ same generated batch, Adam(β1, β2) with constant learning rates, loss weights 
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cartoon_cam.inference.registry import arch_info, create_model
 
 from . import losses as L
-from .config import RESUME_MUTABLE, Config, ConfigError, LossCfg
+from .config import Config, ConfigError, LossCfg
 from .data import (
     ImageFolderDataset,
     StreamBatchSampler,
@@ -35,32 +31,16 @@ from .data import (
 from .discriminator import Discriminator
 from .export import export_generator
 from .prep import check_layout, list_images, read_rgb, readable_images, resize_crop
+from .run import Run, check_resume_config, finite_items  # noqa: F401 (both were defined here; kept importable)
 from .runtime import (
     DistInfo,
-    Interrupted,
-    MetricsWriter,
-    RunDir,
-    StopRequest,
-    Throughput,
-    amp_dtype,
     autocast,
-    barrier,
     cleanup_distributed,
-    dist_env,
-    end_of_step,
-    init_distributed,
     load_checkpoint,
-    make_scaler,
     optimizer_step,
-    pick_device,
-    progress,
-    rng_state,
     save_checkpoint,
     save_grid,
-    seed_everything,
     set_lr,
-    set_rng_state,
-    setup_logging,
     unwrap,
 )
 from .vgg import load_vgg
@@ -99,18 +79,6 @@ def load_generator_weights(path: str) -> dict[str, torch.Tensor]:
     if sf.tensors is None:
         raise ConfigError(f"{p.name}: not a torch-architecture style")
     return {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in sf.tensors.items()}
-
-
-def check_resume_config(ckpt_cfg_json: str, cfg: Config, allow_change: bool) -> None:
-    from .config import from_dict
-
-    old = from_dict(json.loads(ckpt_cfg_json))
-    if old.hash(ignore=RESUME_MUTABLE) != cfg.hash(ignore=RESUME_MUTABLE) and not allow_change:
-        a, b = old.to_dict(), cfg.to_dict()
-        diffs = [f"{s}.{k}: {a[s][k]!r} → {b[s][k]!r}" for s in a if isinstance(a[s], dict)
-                 for k in a[s] if a[s][k] != b[s].get(k) and f"{s}.{k}" not in RESUME_MUTABLE and s not in RESUME_MUTABLE]
-        raise ConfigError("resume: the configuration differs from the checkpoint's ("
-                          + "; ".join(diffs) + "); pass --allow-config-change to accept")
 
 
 def val_images(cfg: Config, fallback: list[Path], size: int) -> list[np.ndarray]:
@@ -203,14 +171,6 @@ def gan_step(
     return {k: v.detach() for k, v in out.items()}
 
 
-def finite_items(rec: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-    """Loss tensors → floats; raises ``FloatingPointError`` on NaN/Inf (training diverged)."""
-    vals = {k: float(v) for k, v in rec.items()}
-    if not all(math.isfinite(v) for v in vals.values()):
-        raise FloatingPointError(f"step {step}: non-finite loss {vals} (lower the learning rates or disable AMP)")
-    return vals
-
-
 def train(
     cfg: Config, out: str | Path, *, resume: str | None = None, stop_after: int | None = None,
     allow_config_change: bool = False,
@@ -227,24 +187,9 @@ def train(
 
 
 def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, allow_change: bool) -> dict[str, Any]:
-    t_start = time.perf_counter()
-    info = dist_env()
-    device = pick_device(cfg.train.device, info)
-    init_distributed(device, info)
-    run = RunDir(out)
-    setup_logging(run, info.is_main)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
-
-    ckpt = None
-    if resume:
-        ckpt = load_checkpoint(run.last if resume == "auto" else resume)
-        if ckpt.get("command") != "train":
-            raise ConfigError("resume: that checkpoint is not from 'train'")
-        check_resume_config(ckpt["config"], cfg, allow_change)
-    if info.is_main:
-        run.create(cfg, "train")
-    barrier(info)
+    run = Run("train", cfg, out, resume=resume, stop_after=stop_after, allow_change=allow_change)
+    run.create()
+    info, device = run.info, run.device
 
     # ---------------------------------------------------------------- data
     files = check_layout(cfg.data.root, cfg.data.style, verify=True)  # unreadable images are skipped
@@ -262,11 +207,11 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
     init_steps = min(total, cfg.train.init_epochs * spe)
 
     # ---------------------------------------------------------------- models
-    seed_everything(cfg.train.seed)
+    run.seed()
     G = create_model(cfg.model.arch, **cfg.model.arch_config)
     if cfg.model.arch == "animeganv2":
         he_init(G)
-    if cfg.model.init_from and ckpt is None:
+    if cfg.model.init_from and run.ckpt is None:
         G.load_state_dict(load_generator_weights(cfg.model.init_from))
         init_steps = 0
         log.info("generator initialised from %s: skipping the init phase", cfg.model.init_from)
@@ -279,126 +224,69 @@ def _train(cfg: Config, out: Path, resume: str | None, stop_after: int | None, a
     opt_init = torch.optim.Adam(G.parameters(), lr=o.lr_init, betas=betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=betas)
-    dtype = amp_dtype(cfg.train.amp, device)
-    scalers = {k: make_scaler(device, dtype) for k in ("init", "g", "d")}
+    dtype = run.dtype
+    scalers = run.scalers("init", "g", "d")
+    if run.ckpt is not None:
+        init_steps = int(run.ckpt.get("init_steps", init_steps))
 
-    start = 0
-    if ckpt is not None:
-        G.load_state_dict(ckpt["G"])
-        D.load_state_dict(ckpt["D"])
-        opt_init.load_state_dict(ckpt["opt_init"])
-        opt_g.load_state_dict(ckpt["opt_g"])
-        opt_d.load_state_dict(ckpt["opt_d"])
-        for k, s in scalers.items():
-            s.load_state_dict(ckpt["scalers"][k])
-        set_rng_state(ckpt["rng"])
-        start = int(ckpt["step"])
-        init_steps = int(ckpt.get("init_steps", init_steps))
-        log.info("resumed from step %d (%s)", start, "init" if start < init_steps else "gan")
-        if int(ckpt.get("world_size", 1)) != info.world_size:
-            log.warning("resuming a %d-process run with %d processes: the data order (and the epoch length) "
-                        "differ from the uninterrupted run", int(ckpt.get("world_size", 1)), info.world_size)
+    def phase(i: int) -> str:
+        return "init" if i < init_steps else "gan"
 
-    nets = GanNets(G, D, G, D, vgg)
-    if info.enabled:
-        ids = [device.index] if device.type == "cuda" else None
-        nets.Gd, nets.Dd = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+    def epoch_snapshot(step: int, payload: dict[str, Any]) -> None:
+        if cfg.train.keep_epochs and step % spe == 0 and step > init_steps:
+            save_checkpoint(run.dir.ckpt_dir / f"epoch_{step // spe:04d}.pt",
+                            {"command": "train", "step": step, "G": payload["G"], "config": payload["config"]})
 
-    metrics = MetricsWriter(run.metrics, run.root / "tb" if cfg.train.tensorboard else None) if info.is_main else None
-    if metrics is not None and start:
-        metrics.truncate_after(start)
+    start = run.register({"G": G, "D": D, "opt_init": opt_init, "opt_g": opt_g, "opt_d": opt_d}, scalers,
+                         meta=lambda step: {"init_steps": init_steps, "epoch": step // spe, "vgg": vgg.source},
+                         snapshot=epoch_snapshot, phase=phase)
+    nets = GanNets(G, D, run.wrap(G), run.wrap(D), vgg)
     val = val_images(cfg, photos, size) if info.is_main else []
     nw = cfg.data.num_workers
     mk = {"seed": cfg.train.seed, "rank": info.rank, "world_size": info.world_size}
     photo_it = infinite_loader(photo_ds, StreamBatchSampler(len(photo_ds), batch, stream=0, start_step=start, **mk), nw)
     style_it = smooth_it = None
-
     lw = cfg.loss
-    val_every = cfg.train.val_every or spe
-    ckpt_every = cfg.train.ckpt_every or spe
-    end = total if stop_after is None else min(total, stop_after)
     log.info("train: %d photos, %d style, %d smooth; %d steps/epoch, %d steps (%d init), batch %d x %d, "
              "device %s, amp %s, vgg %s", len(photo_ds), len(style_ds), len(smooth_ds), spe, total, init_steps,
              batch, info.world_size, device, dtype, vgg.source)
 
-    def checkpoint(step: int) -> None:
-        if not info.is_main:
-            return
-        payload = {
-            "command": "train", "step": step, "init_steps": init_steps, "epoch": step // spe,
-            "G": unwrap(G).state_dict(), "D": unwrap(D).state_dict(),
-            "opt_init": opt_init.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "scalers": {k: s.state_dict() for k, s in scalers.items()}, "rng": rng_state(),
-            "config": cfg.to_json(), "vgg": vgg.source, "world_size": info.world_size,
-        }
-        save_checkpoint(run.last, payload)
-        if cfg.train.keep_epochs and step % spe == 0 and step > init_steps:
-            save_checkpoint(run.ckpt_dir / f"epoch_{step // spe:04d}.pt",
-                            {"command": "train", "step": step, "G": payload["G"], "config": payload["config"]})
+    def step(i: int) -> dict[str, torch.Tensor]:
+        nonlocal style_it, smooth_it
+        (photo,) = next(photo_it)
+        photo = photo.to(device, non_blocking=True)
+        if phase(i) == "init":
+            set_lr(opt_init, o.lr_init)
+            return init_step(nets, photo, opt_init, scalers["init"], lw, device, dtype, o.grad_clip)
+        if style_it is None:  # the style streams start with the GAN phase
+            style_it = infinite_loader(style_ds, StreamBatchSampler(len(style_ds), batch, stream=1, start_step=i, **mk), nw)
+            smooth_it = infinite_loader(smooth_ds, StreamBatchSampler(len(smooth_ds), batch, stream=2, start_step=i, **mk),
+                                        nw)
+        anime, anime_gray = (t.to(device, non_blocking=True) for t in next(style_it))
+        (smooth_gray,) = (t.to(device, non_blocking=True) for t in next(smooth_it))
+        return gan_step(nets, photo, anime, anime_gray, smooth_gray, opt_g, opt_d, scalers["g"], scalers["d"], lw,
+                        device, dtype, o.grad_clip)
+
+    def fields(i: int) -> dict[str, Any]:
+        lr = opt_init.param_groups[0]["lr"] if phase(i) == "init" else opt_g.param_groups[0]["lr"]
+        return {"epoch": i // spe, "phase": phase(i), "lr": lr}
 
     def validate(step: int) -> None:
-        if info.is_main and val:
+        if val:
             G.eval()
             outs = generate(G, val, device)
             G.train()
-            save_grid(run.samples / f"step_{step:07d}.jpg", [val, outs])
+            save_grid(run.dir.samples / f"step_{step:07d}.jpg", [val, outs])
 
-    bar = progress(end, start, cfg.train.progress and info.is_main, "train")
-    thr = Throughput()
-    step = start
-    try:
-        with StopRequest() as stop:
-            for i in range(start, end):
-                phase = "init" if i < init_steps else "gan"
-                (photo,) = next(photo_it)
-                photo = photo.to(device, non_blocking=True)
-                if phase == "init":
-                    set_lr(opt_init, o.lr_init)
-                    rec = init_step(nets, photo, opt_init, scalers["init"], lw, device, dtype, o.grad_clip)
-                else:
-                    if style_it is None:
-                        style_it = infinite_loader(style_ds, StreamBatchSampler(len(style_ds), batch, stream=1,
-                                                                                start_step=i, **mk), nw)
-                        smooth_it = infinite_loader(smooth_ds, StreamBatchSampler(len(smooth_ds), batch, stream=2,
-                                                                                  start_step=i, **mk), nw)
-                    anime, anime_gray = (t.to(device, non_blocking=True) for t in next(style_it))
-                    (smooth_gray,) = (t.to(device, non_blocking=True) for t in next(smooth_it))
-                    rec = gan_step(nets, photo, anime, anime_gray, smooth_gray, opt_g, opt_d, scalers["g"],
-                                   scalers["d"], lw, device, dtype, o.grad_clip)
-                thr.tick()
-                step = i + 1  # steps completed
-                bar.update(1)
-                if step % cfg.train.log_every == 0 or step == end:
-                    vals = finite_items(rec, i)
-                    if metrics is not None:
-                        lr = opt_init.param_groups[0]["lr"] if phase == "init" else opt_g.param_groups[0]["lr"]
-                        metrics.write({"step": step, "epoch": i // spe, "phase": phase, "steps_per_s": thr.rate(),
-                                       "lr": lr, **vals})
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items() if k in ("g_total", "d_total", "content")})
-                end_of_step(step, end, ckpt_every=ckpt_every, val_every=val_every, checkpoint=checkpoint,
-                            validate=validate, stop=stop, info=info, device=device)
-    except KeyboardInterrupt as e:
-        if not isinstance(e, Interrupted):
-            log.warning("aborted during step %d: no checkpoint of it (--resume continues from the last one)", step + 1)
-        raise
-    finally:
-        bar.close()
-    checkpoint(step)
-    validate(step)
+    def export(step: int) -> list[Path]:
+        source = f"cartoon-cam-train train (preset {cfg.preset or 'custom'}, step {step})"
+        return export_generator(unwrap(G).cpu().state_dict(), cfg, run.dir.export, source=source,
+                                thumbnail_input=val[0] if val else None)
+
+    run.loop(total, step, every=spe, fields=fields, validate=validate, show=("g_total", "d_total", "content"))
     if info.enabled:
         _check_sync(G, info)
-    exported: list[Path] = []
-    if info.is_main and step >= total:
-        source = f"cartoon-cam-train train (preset {cfg.preset or 'custom'}, step {step})"
-        exported = export_generator(unwrap(G).cpu().state_dict(), cfg, run.export, source=source,
-                                    thumbnail_input=val[0] if val else None)
-    barrier(info)
-    if metrics is not None:
-        metrics.close()
-    elapsed = time.perf_counter() - t_start
-    log.info("train: %d steps done in %.1f s", step, elapsed)
-    return {"steps": step, "total_steps": total, "finished": step >= total, "exported": [str(p) for p in exported],
-            "seconds": elapsed, "run_dir": str(run.root), "arch": arch_info(cfg.model.arch).name}
+    return {**run.finish(export), "arch": arch_info(cfg.model.arch).name}
 
 
 def _check_sync(model: nn.Module, info: DistInfo) -> None:
