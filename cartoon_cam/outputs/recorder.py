@@ -9,7 +9,8 @@
 * Safety: fragmented MP4 (``empty_moov`` + fragments of at most 0.5 s, flushed as written), so a
   crash or kill loses at most about the last second. A write error (disk full, drive gone) stops the
   recording with a clear :class:`OutputEvent` and leaves the part already written playable.
-* Encoders: the first of :data:`ENCODERS` that opens is used (``encoder_name`` says which).
+* Encoders: the first of :data:`~cartoon_cam.outputs.encoders.ENCODERS` that opens is used
+  (``encoder_name`` says which); the same list, in the same order, as the stream and ``convert``.
 * Audio (optional): AAC from an :class:`~cartoon_cam.outputs.audio.AudioSource` (the microphone when
   ``audio=True`` and ``sounddevice`` finds one; otherwise the recording goes on without sound and
   ``audio_status`` says why).
@@ -36,24 +37,17 @@ from ..core.frames import ResultFrame
 from ..errors import OutputError
 from .audio import AudioSource, MicrophoneSource
 from .compose import OutputEvent, check_layout, compose, describe_os_error, even_size, resize_to
-
-log = logging.getLogger(__name__)
-
-#: Tried in order; the first that opens wins. Hardware encoders are probed by opening them.
-#: ``h264_v4l2m2m`` is left out on purpose: it would grab a /dev/video device (maybe a loopback).
-ENCODERS: tuple[str, ...] = (
-    "libx264", "h264_nvenc", "h264_qsv", "h264_amf", "h264_videotoolbox", "h264_mf",
-    "libopenh264", "mpeg4",
+from .encoders import (  # noqa: F401 - ENCODERS, probe_encoder: re-exported
+    CODEC_OPTIONS,
+    ENCODERS,
+    VIDEO_TIME_BASE,
+    choose_encoder,
+    configure,
+    pix_fmt,
+    probe_encoder,
 )
 
-_CODEC_OPTIONS: dict[str, dict[str, str]] = {
-    # zerolatency: no lookahead and no B-frames, so packets leave the encoder at once (kill safety)
-    "libx264": {"preset": "veryfast", "tune": "zerolatency"},
-    "h264_nvenc": {"preset": "p4", "tune": "ll", "zerolatency": "1"},
-    "h264_qsv": {"preset": "faster", "look_ahead": "0", "async_depth": "1"},
-    "h264_amf": {"usage": "lowlatency"},
-    "h264_videotoolbox": {"realtime": "1"},
-}
+log = logging.getLogger(__name__)
 
 #: Fragmented MP4: a playable file at every fragment boundary; fragments ≤ 0.5 s, written at once.
 MUX_OPTIONS: dict[str, str] = {
@@ -63,80 +57,8 @@ MUX_OPTIONS: dict[str, str] = {
     "max_interleave_delta": "500000",  # µs: don't hold video back waiting for audio
 }
 
-VIDEO_TIME_BASE = Fraction(1, 90000)
 AUDIO_FRAME = 1024  # AAC samples per frame
-
-_probe_cache: dict[tuple[str, int, int], str | None] = {}
-_probe_lock = threading.Lock()
-
-
-def _pix_fmt(codec: av.codec.Codec) -> str | None:
-    names = [f.name for f in (codec.video_formats or ())]
-    if not names or "yuv420p" in names:
-        return "yuv420p"
-    return "nv12" if "nv12" in names else None
-
-
-def _configure(ctx, name: str, w: int, h: int, fps: float, pix_fmt: str, crf: int) -> None:
-    ctx.width, ctx.height, ctx.pix_fmt = w, h, pix_fmt
-    ctx.time_base = Fraction(1, 1000) if name == "mpeg4" else VIDEO_TIME_BASE  # mpeg4: denom ≤ 65535
-    ctx.framerate = Fraction(fps).limit_denominator(1001)
-    ctx.gop_size = max(1, round(fps))  # a keyframe about every second
-    ctx.max_b_frames = 0
-    ctx.colorspace, ctx.color_range = 6, 1  # SMPTE 170M (BT.601) matrix, limited ("MPEG") range
-    ctx.color_primaries, ctx.color_trc = 1, 1  # BT.709 primaries / transfer (sRGB-like webcams)
-    opts = dict(_CODEC_OPTIONS.get(name, {}))
-    if name == "libx264":
-        opts["crf"] = str(crf)
-    else:  # bitrate-driven encoders: ~0.15 bit per pixel
-        ctx.bit_rate = int(min(40e6, max(2e6, 0.15 * w * h * fps)))
-    ctx.options = opts
-
-
-def _try_open(name: str, w: int, h: int, fps: float) -> str | None:
-    try:
-        codec = av.codec.Codec(name, "w")
-    except Exception:
-        return "not in this FFmpeg build"
-    pix = _pix_fmt(codec)
-    if pix is None:
-        return "no 4:2:0 input format"
-    try:
-        ctx = av.CodecContext.create(codec)
-        _configure(ctx, name, w, h, fps, pix, 23)
-        ctx.open()
-        if name not in ("libx264", "mpeg4"):  # hardware: make sure a frame really encodes
-            frame = av.VideoFrame(w, h, pix)
-            frame.pts = 0
-            ctx.encode(frame)
-            ctx.encode(None)
-    except Exception as e:
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
-    return None
-
-
-def probe_encoder(name: str, w: int = 640, h: int = 480, fps: float = 30.0) -> str | None:
-    """``None`` when encoder ``name`` opens for ``w`` x ``h``, else the reason it can't be used.
-    Results are cached per (name, size) for the process."""
-    key = (name, w, h)
-    with _probe_lock:
-        if key not in _probe_cache:
-            _probe_cache[key] = _try_open(name, w, h, fps)
-        return _probe_cache[key]
-
-
-def choose_encoder(w: int, h: int, fps: float = 30.0,
-                   candidates: Sequence[str] | None = None) -> tuple[str, dict[str, str]]:
-    """The first encoder of ``candidates`` (default :data:`ENCODERS`) that opens, and the reasons the
-    ones before it were skipped. Raises :class:`OutputError` listing every reason when none opens."""
-    skipped: dict[str, str] = {}
-    for name in candidates or ENCODERS:
-        reason = probe_encoder(name, w, h, fps)
-        if reason is None:
-            return name, skipped
-        skipped[name] = reason
-    raise OutputError("no video encoder could be opened: "
-                      + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+_CODEC_OPTIONS = CODEC_OPTIONS  # the shared low-latency options (see .encoders)
 
 
 class _OutputFile:
@@ -465,7 +387,7 @@ class Recorder:
             log.info("encoder %s skipped: %s", k, v)
         codec = av.codec.Codec(name, "w")
         st = self._container.add_stream(name, rate=Fraction(self.fps).limit_denominator(1001))
-        _configure(st.codec_context, name, w, h, self.fps, _pix_fmt(codec) or "yuv420p", self.crf)
+        configure(st.codec_context, name, w, h, self.fps, pix_fmt(codec) or "yuv420p", self.crf)
         st.time_base = st.codec_context.time_base
         self._vstream = st
         self.encoder_name = name
