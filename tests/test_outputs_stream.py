@@ -195,3 +195,50 @@ def test_submit_never_blocks_and_a_full_queue_drops_the_oldest() -> None:
     finally:
         out.close(timeout=10)
     assert out.stats().state == "stopped"
+
+
+# ------------------------------------------------------------------ cartoon-cam live --stream
+
+
+def test_live_stream_bad_scheme_is_exit_2_naming_the_supported_ones(capsys) -> None:
+    from cartoon_cam.cli import main
+
+    rc = main(["live", "--source", "demo", "--style", "classic", "--stream", "http://127.0.0.1/x",
+               "--duration", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "unsupported URL" in err and "rtmp://" in err and "udp://" in err and "srt://" in err
+    assert "[source_opened]" not in err  # found before anything opened
+
+
+def test_live_streams_to_a_local_receiver_and_reports_bitrate(capsys) -> None:
+    from cartoon_cam.cli import main
+
+    url = f"udp://127.0.0.1:{free_port(socket.SOCK_DGRAM)}"
+    rx = Receiver(url, "mpegts")
+    try:
+        time.sleep(1.0)  # the receiver binds its port (a UDP sender does not wait for anyone)
+        rc = main(["live", "--source", "demo", "--style", "classic", "--duration", "4", "--stream", url,
+                   "--stream-bitrate", "800", "--stats-every", "1"])
+        cap = capsys.readouterr()
+        assert wait_for(lambda: len(rx.frames) >= 5, 20)
+    finally:
+        rx.kill()
+    assert rc == 0, cap.err
+    stats = [line for line in cap.out.splitlines() if "stream" in line]
+    assert stats and "Mbit/s" in stats[-1] and "dropped" in stats[-1], cap.out
+    assert "[stream] Streaming to udp://127.0.0.1" in cap.err and "streamed " in cap.err
+    assert {(f["w"], f["h"]) for f in rx.frames} == {(640, 360)}  # the demo's size
+    ts = [f["t"] for f in rx.frames]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+
+
+def test_live_stream_that_never_connects_is_status_1(capsys) -> None:
+    from cartoon_cam.cli import main
+
+    url = f"rtmp://127.0.0.1:{free_port()}/live/key"  # nobody listens
+    rc = main(["live", "--source", "demo", "--style", "classic", "--duration", "2", "--stream", url,
+               "--stats-every", "0"])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "nothing was streamed" in err and "refused" in err and "retrying" in err
