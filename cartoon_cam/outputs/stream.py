@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import socket
 import sys
@@ -52,6 +53,7 @@ _TCP_SCHEMES = ("rtmp", "rtmps")
 _NETWORK_ERRORS = (OSError, av.error.FFmpegError, EOFError)
 
 
+@functools.lru_cache(maxsize=1)
 def output_protocols() -> frozenset[str] | None:
     """The protocols this process's FFmpeg (PyAV's libavformat) can write to, or None when that
     can't be asked here (the library isn't found by name: only Linux is looked up)."""
