@@ -242,3 +242,15 @@ def test_live_stream_that_never_connects_is_status_1(capsys) -> None:
     err = capsys.readouterr().err
     assert rc == 1, err
     assert "nothing was streamed" in err and "refused" in err and "retrying" in err
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("rtmp://a.rtmp.youtube.com/live2/abcd-efgh", "rtmp://a.rtmp.youtube.com/live2/…"),
+    ("rtmp://user:pw@host:1936/key123", "rtmp://host:1936/…"),
+    ("srt://127.0.0.1:9000?passphrase=secret", "srt://127.0.0.1:9000"),
+    ("udp://127.0.0.1:1234", "udp://127.0.0.1:1234"),
+])
+def test_messages_never_show_keys_or_passwords(url: str, shown: str) -> None:
+    from cartoon_cam.outputs.stream import describe
+
+    assert describe(url) == shown

@@ -338,7 +338,7 @@ def _ms(v: float) -> str:
     return "   - ms" if v != v else f"{v:4.0f} ms"  # v != v: NaN
 
 
-def _stats_line(elapsed: float, pipeline, outputs) -> str:
+def _stats_line(elapsed: float, pipeline, outputs=None) -> str:
     """The pipeline's stats, then a few words per running output (bitrate and drops for a stream)."""
     s = pipeline.stats()
     parts = [
@@ -349,4 +349,4 @@ def _stats_line(elapsed: float, pipeline, outputs) -> str:
         f"dropped {s.dropped}",
         f"style {s.style_id or '-'}",
     ]
-    return " | ".join(parts + outputs.status())
+    return " | ".join(parts + (outputs.status() if outputs is not None else []))

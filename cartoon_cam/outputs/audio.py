@@ -152,6 +152,8 @@ class AudioTrack:
 
     def restart(self) -> None:
         """Start a new track (a new file or connection): the next block is placed afresh."""
+        if hasattr(self, "_blocks"):
+            self._blocks.clear()  # sound from before (e.g. while a stream was reconnecting)
         self._pending = np.zeros((0, self.channels), np.float32)
         self._next: int | None = None
         self.frames = 0

@@ -97,11 +97,12 @@ def check_stream_url(url: str) -> tuple[str, str]:
 
 
 def describe(url: str) -> str:
-    """The URL without credentials or stream key (for messages: keys are secrets)."""
+    """The URL without credentials, stream key (its last path part) or query (an SRT passphrase):
+    for messages, since keys are secrets."""
     p = urlsplit(url)
     host = p.hostname or ""
     port = f":{p.port}" if p.port else ""
-    path = p.path.rsplit("/", 1)[0] + "/…" if p.path.count("/") > 1 else p.path
+    path = p.path.rsplit("/", 1)[0] + "/…" if p.path.strip("/") else ""  # the last part: the key
     return f"{p.scheme}://{host}{port}{path}"
 
 
