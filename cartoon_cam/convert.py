@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
-H264_ENCODERS = ("libx264", "libopenh264", "h264_videotoolbox", "h264_nvenc", "h264_qsv", "h264_mf")
 
 
 def is_image(p: Path) -> bool:
@@ -210,18 +209,11 @@ def convert_image(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
 
 
 def pick_h264_encoder() -> str:
-    """The first H.264 encoder this FFmpeg build offers (``mpeg4`` as a last resort)."""
-    import av
+    """The first encoder of the outputs' one list (:data:`~cartoon_cam.outputs.encoders.ENCODERS`,
+    the recorder's and the stream's order) this FFmpeg build offers (``mpeg4`` as a last resort)."""
+    from .outputs.encoders import first_available
 
-    available = av.codecs_available
-    for name in H264_ENCODERS:
-        if name in available:
-            try:
-                av.codec.Codec(name, "w")
-                return name
-            except Exception:
-                continue
-    return "mpeg4"
+    return first_available()
 
 
 @dataclass

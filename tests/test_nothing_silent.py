@@ -128,7 +128,7 @@ def test_live_stats_never_print_nan() -> None:
     stats = types.SimpleNamespace(capture_fps=0.0, inference_fps=0.0, latency_p50_ms=math.nan,
                                   latency_p95_ms=math.nan, dropped=0, style_id="")
     pipeline = types.SimpleNamespace(stats=lambda: stats)
-    line = _stats_line(1.0, pipeline, None, None)
+    line = _stats_line(1.0, pipeline)  # no outputs running
     assert "nan" not in line and "latency p50    - ms" in line
 
 

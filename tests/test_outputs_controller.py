@@ -274,3 +274,46 @@ def test_a_recording_cut_short_by_the_deadline_is_still_finalised(env, qtbot) ->
     assert not rec.is_finalising and not rec.is_recording
     with av.open(str(rec.path)) as c:
         assert c.duration is not None and sum(1 for _ in c.decode(video=0)) >= 10
+
+
+def test_stream_action_streams_and_shows_the_bitrate(env, qtbot) -> None:
+    import socket
+
+    from test_outputs_stream import Receiver, free_port
+
+    window, pipeline, settings = env
+    ctl = OutputsController(window, pipeline, settings)
+    assert ctl.stream_action in window.toolbar.actions()
+    ctl.stream_action.trigger()  # no URL yet: says where to set one, nothing starts
+    assert window.banners[-1][1] == "warning" and "Stream URL" in window.banners[-1][0]
+    assert not ctl.stream_action.isChecked() and not ctl.is_streaming
+
+    url = f"udp://127.0.0.1:{free_port(socket.SOCK_DGRAM)}"
+    rx = Receiver(url, "mpegts")
+    try:
+        ctl.set_stream_url(url)
+        with qtbot.waitSignal(ctl.streaming_changed, timeout=10_000) as sig:
+            ctl.stream_action.trigger()
+        assert sig.args == [True] and ctl.stream_action.isChecked()
+        qtbot.waitUntil(lambda: len(rx.frames) >= 10, timeout=60_000)
+        qtbot.waitUntil(lambda: "Mbit/s" in ctl.stream_action.text(), timeout=10_000)
+        assert "dropped" in ctl.stream_action.toolTip()
+        st = ctl.stream
+        with qtbot.waitSignal(ctl.streaming_changed, timeout=5_000):
+            ctl.stream_action.trigger()
+        assert ctl.stream is None and st.submit not in pipeline.sinks
+        qtbot.waitUntil(lambda: any("ended" in t for t, *_ in window.toasts), timeout=10_000)
+        assert ctl.stream_action.text() == "Stream"
+    finally:
+        rx.kill()
+        ctl.shutdown()
+
+
+def test_stream_with_an_unsupported_url_is_a_banner(env) -> None:
+    window, pipeline, settings = env
+    ctl = OutputsController(window, pipeline, settings)
+    ctl.set_stream_url("http://example.com/live")
+    ctl.set_streaming(True)
+    text, level = window.banners[-1]
+    assert level == "error" and "rtmp://" in text and not ctl.is_streaming
+    ctl.shutdown()

@@ -1,15 +1,16 @@
 """``cartoon-cam live``: the live pipeline without a window, for streaming rigs and scripts.
 
-Runs capture → style → outputs (recording, virtual camera, periodic snapshots), prints the stats
-every few seconds, and stops cleanly on Ctrl-C, SIGTERM, ``--duration`` or the end of a video file
+Runs capture → style → outputs (recording, virtual camera, live stream, periodic snapshots; built
+from :data:`cartoon_cam.outputs.registry.OUTPUTS` and run in an ``OutputSet``, like the window's),
+prints the stats and each output's status every few seconds, and stops cleanly on Ctrl-C, SIGTERM, ``--duration`` or the end of a video file
 (played once unless ``--loop``), finalising every output. A missing virtual-camera driver is
-reported and the run goes on.
+reported and the run goes on; so is a stream server that goes away (the stream reconnects).
 
 Exit status: 0 when every requested output got something; 2 for a usage or input problem found
 before anything opens (bad arguments, ``--record`` naming the source or an existing file without
-``--overwrite``, a style that cannot run on the requested backend/device, a source over the size
+``--overwrite``, a ``--stream`` URL of an unsupported scheme, a style that cannot run on the requested backend/device, a source over the size
 limits); 1 when something failed while running (the recording failed or got no frame, no snapshot
-could be written, the style could not be loaded); 130 after Ctrl-C (everything is still finalised).
+could be written, nothing could be streamed, the style could not be loaded); 130 after Ctrl-C (everything is still finalised).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..limits import describe_limits
 from ._common import add_backend_args
 
 NAME = "live"
-HELP = "run the live pipeline headless: record, feed a virtual camera, take snapshots"
+HELP = "run the live pipeline headless: record, stream, feed a virtual camera, take snapshots"
 EPILOG = (f"Limits: {describe_limits()}. Exit status: 0 ok; 2 usage or input error (nothing was "
           "opened); 1 runtime failure or a requested output that got nothing; 130 Ctrl-C.")
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -75,7 +76,12 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="record to this MP4 file (never the source; an existing file only with --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --record file")
     p.add_argument("--audio", action="store_true",
-                   help="record the microphone too (needs the 'audio' extra and an input device)")
+                   help="record / stream the microphone too (needs the 'audio' extra and an input device)")
+    p.add_argument("--stream", default=None, metavar="URL",
+                   help="stream live as H.264 (+ AAC with --audio): rtmp://… (FLV) or udp://… / srt://… "
+                        "(MPEG-TS); reconnects when the server goes away")
+    p.add_argument("--stream-bitrate", type=_positive, default=None, metavar="KBIT",
+                   help="video bitrate of --stream in kbit/s (default: about 0.15 bit per pixel)")
     p.add_argument("--side-by-side", action="store_true",
                    help="outputs show original | cartoon instead of the cartoon alone")
     p.add_argument("--virtual-camera", action="store_true",
@@ -134,18 +140,22 @@ def run(args: argparse.Namespace) -> int:
     from ..core.pipeline import Pipeline, PipelineEvent
     from ..core.sources import open_source
     from ..outputs.compose import OutputEvent
-    from ..outputs.recorder import Recorder
-    from ..outputs.snapshot import SnapshotWriter
-    from ..outputs.virtual_camera import VirtualCamera, VirtualCameraError
+    from ..outputs.registry import KINDS, OutputOptions, OutputSet
+    from ..outputs.stream import check_stream_url
+    from ..outputs.virtual_camera import VirtualCameraError
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
     # ---- every check that can fail before anything opens (exit 2)
-    if args.audio and args.record is None:
-        raise InputError("--audio needs --record")
+    if args.audio and args.record is None and args.stream is None:
+        raise InputError("--audio needs --record or --stream")
     if args.snapshot_dir is not None and args.snapshot_every is None:
         raise InputError("--snapshot-dir needs --snapshot-every")
+    if args.stream_bitrate is not None and args.stream is None:
+        raise InputError("--stream-bitrate needs --stream")
+    if args.stream is not None:
+        check_stream_url(args.stream)  # an unsupported scheme names the supported ones
     src_file = _source_file(args.source)
     if args.record is not None:
         check_output(args.record, inputs=[src_file] if src_file else [], overwrite=args.overwrite,
@@ -182,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
             stop.set()
 
     def on_output_event(ev: OutputEvent) -> None:
+        if ev.kind == "stats":  # the status line shows these
+            return
         if ev.kind in ("error", "warning"):
             say(f"cartoon-cam: {ev.kind}: {ev.message}")
         else:
@@ -191,11 +203,21 @@ def run(args: argparse.Namespace) -> int:
         if ev.output == "recorder" and ev.kind == "error":
             fail(EXIT_FAIL, "the recording failed")
             stop.set()
+        if ev.output == "stream" and ev.kind == "error":
+            fail(EXIT_FAIL, "the stream failed")
+            stop.set()
 
     pipeline = Pipeline(source, style, backend=args.backend, device=args.device,
                         size=args.size, mirror=args.mirror, on_event=on_pipeline_event,
                         fallback_style=None)
-    recorder = vcam = snaps = None
+    opts = OutputOptions(on_event=on_output_event, fps=source.fps, layout=layout,
+                         record_path=args.record, audio=args.audio and args.record is not None,
+                         overwrite=args.overwrite, vcam_size=args.vcam_size, vcam_mirror=args.vcam_mirror,
+                         stream_url=args.stream, stream_audio=args.audio and args.stream is not None,
+                         stream_bitrate=int(args.stream_bitrate * 1000) if args.stream_bitrate else None,
+                         snapshot_dir=args.snapshot_dir, snapshot_format=args.snapshot_format)
+    outputs = OutputSet(pipeline)
+    snaps = None
     previous = {}
     interrupted = {"sigint": False}
 
@@ -209,35 +231,29 @@ def run(args: argparse.Namespace) -> int:
             previous[sig] = signal.signal(sig, on_signal)
     t_start = time.perf_counter()
     try:
-        if args.record is not None:  # before the pipeline starts: a bad path fails fast (exit 2)
-            recorder = Recorder(args.record, layout=layout, fps=source.fps, audio=args.audio,
-                                on_event=on_output_event, overwrite=args.overwrite).start()
+        # before the pipeline starts: a bad path fails fast (exit 2); the stream connects on its thread
+        for name, wanted in (("recorder", args.record is not None), ("stream", args.stream is not None)):
+            if wanted:
+                outputs.attach(KINDS[name].build(opts).open())
         pipeline.start()
-        if recorder is not None:
-            pipeline.add_sink(recorder.submit)
         if args.virtual_camera:
             _wait_source(pipeline, stop, 5.0)  # so the camera opens at the source's real rate
-            vcam = VirtualCamera(width=args.vcam_size[0], height=args.vcam_size[1],
-                                 fps=pipeline.source_fps, layout=layout, mirror=args.vcam_mirror,
-                                 on_event=on_output_event)
-            vcam.start()
+            opts.fps = pipeline.source_fps
+            vcam = KINDS["virtual_camera"].build(opts).open()
             try:
                 vcam.wait_open(10.0)
-                pipeline.add_sink(vcam.submit)
+                outputs.attach(vcam)
             except VirtualCameraError:
-                vcam.stop()  # already reported through on_output_event; go on without it
-                vcam = None
+                vcam.close()  # already reported through on_output_event; go on without it
         if args.snapshot_every:
-            snaps = SnapshotWriter(args.snapshot_dir, fmt=args.snapshot_format, layout=layout,
-                                   on_event=on_output_event)
-        _loop(args, pipeline, recorder, vcam, snaps, stop, t_start, status)
+            snaps = outputs.attach(KINDS["snapshot"].build(opts).open())  # saved on request, below
+        _loop(args, pipeline, outputs, stop, t_start, status)
         if pipeline.source_state == "ended":
             _drain(pipeline, 2.0)  # the last frames reach the outputs before they are finalised
     finally:
         pipeline.stop(timeout=2.0)
-        for out in (recorder, vcam, snaps):
-            if out is not None:
-                out.close()
+        recorder, stream = outputs.get("recorder"), outputs.get("stream")
+        outputs.close_all(timeout=15.0)
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
@@ -253,6 +269,15 @@ def run(args: argparse.Namespace) -> int:
         elif recorder.error is None:
             say(f"cartoon-cam: error: nothing was recorded to {args.record}{never}; no file was left")
             fail(EXIT_FAIL, "nothing was recorded")
+    if stream is not None:
+        s = stream.stats()
+        if s.frames:
+            say(f"streamed {s.frames} frames, {s.dropped} dropped, {stream.connections} connection(s) "
+                f"to {stream.where}")
+        elif s.state != "failed":
+            last = f": {stream.last_error}" if stream.last_error else ""
+            say(f"cartoon-cam: error: nothing was streamed to {stream.where}{never}{last}")
+            fail(EXIT_FAIL, "nothing was streamed")
     if snaps is not None and seen["snapshots"] == 0:
         what = (f"{seen['snapshot_errors']} failed" if seen["snapshot_errors"]
                 else f"no frame was ready{never}")
@@ -280,10 +305,10 @@ def _drain(pipeline, timeout: float) -> None:
         time.sleep(0.01)
 
 
-def _loop(args, pipeline, recorder, vcam, snaps, stop: threading.Event, t_start: float,
-          status: dict) -> None:
+def _loop(args, pipeline, outputs, stop: threading.Event, t_start: float, status: dict) -> None:
     deadline = t_start + args.duration if args.duration else None
     next_stats = t_start + args.stats_every if args.stats_every > 0 else None
+    snaps, vcam = outputs.get("snapshot"), outputs.get("virtual_camera")
     next_snap = t_start + args.snapshot_every if snaps is not None else None
     next_fps = t_start + FPS_REFRESH_S if vcam is not None else None
     last_snap_seq = -1
@@ -300,10 +325,10 @@ def _loop(args, pipeline, recorder, vcam, snaps, stop: threading.Event, t_start:
             r = pipeline.latest_result()
             if r is not None and r.seq != last_snap_seq:
                 last_snap_seq = r.seq
-                snaps.save(r)
+                snaps.submit(r)
         if next_stats is not None and now >= next_stats:
             next_stats += args.stats_every
-            print(_stats_line(now - t_start, pipeline, recorder, vcam), flush=True)
+            print(_stats_line(now - t_start, pipeline, outputs), flush=True)
         wake = [t for t in (deadline, next_stats, next_snap, next_fps) if t is not None]
         stop.wait(max(0.0, min(wake) - time.perf_counter()) if wake else 1.0)
 
@@ -313,7 +338,8 @@ def _ms(v: float) -> str:
     return "   - ms" if v != v else f"{v:4.0f} ms"  # v != v: NaN
 
 
-def _stats_line(elapsed: float, pipeline, recorder, vcam) -> str:
+def _stats_line(elapsed: float, pipeline, outputs=None) -> str:
+    """The pipeline's stats, then a few words per running output (bitrate and drops for a stream)."""
     s = pipeline.stats()
     parts = [
         f"{_clock(elapsed)}",
@@ -323,10 +349,4 @@ def _stats_line(elapsed: float, pipeline, recorder, vcam) -> str:
         f"dropped {s.dropped}",
         f"style {s.style_id or '-'}",
     ]
-    if recorder is not None:
-        state = "REC" if recorder.is_recording else "rec stopped"
-        parts.append(f"{state} {_clock(recorder.elapsed)} {recorder.frames_written} frames"
-                     f" ({recorder.frames_dropped} dropped)")
-    if vcam is not None:
-        parts.append(f"vcam {vcam.frames_sent} sent")
-    return " | ".join(parts)
+    return " | ".join(parts + (outputs.status() if outputs is not None else []))

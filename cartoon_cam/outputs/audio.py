@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
@@ -130,3 +132,69 @@ class ToneSource:
         if self._thread is not None:
             self._thread.join(1.0)
             self._thread = None
+
+
+class AudioTrack:
+    """Audio blocks from an :class:`AudioSource` turned into a contiguous AAC track (used on an
+    output's worker thread; :meth:`add` may be called from the source's thread).
+
+    Blocks wait in a ``deque(maxlen=500)`` (about 10 s: the oldest go when the worker stalls). The
+    first block is placed relative to the video's first frame (``t0``); after that the track stays
+    contiguous, and a drift beyond 0.1 s (lost blocks, clock skew) is repaired with silence or a cut.
+    """
+
+    FRAME = 1024  # AAC samples per frame
+
+    def __init__(self, sample_rate: int, channels: int):
+        self.sample_rate, self.channels = int(sample_rate), int(channels)
+        self._blocks: deque[tuple[np.ndarray, float]] = deque(maxlen=500)
+        self.restart()
+
+    def restart(self) -> None:
+        """Start a new track (a new file or connection): the next block is placed afresh."""
+        if hasattr(self, "_blocks"):
+            self._blocks.clear()  # sound from before (e.g. while a stream was reconnecting)
+        self._pending = np.zeros((0, self.channels), np.float32)
+        self._next: int | None = None
+        self.frames = 0
+
+    def add(self, samples: np.ndarray, t_first: float) -> None:
+        self._blocks.append((samples, t_first))
+
+    def encode(self, stream, t0: float | None, final: bool = False) -> list:
+        """Packets for what arrived, encoded by ``stream`` (AAC, fltp); ``final`` flushes the tail."""
+        import av
+
+        if t0 is None:
+            return []
+        sr = self.sample_rate
+        while self._blocks:
+            block, t = self._blocks.popleft()
+            if self._next is None:
+                start = round((t - t0) * sr)
+                if start < 0:
+                    block, start = block[-start:], 0
+                self._next = start
+            else:
+                drift = t - (t0 + (self._next + len(self._pending)) / sr)
+                if drift > 0.1:
+                    gap = np.zeros((round(drift * sr), block.shape[1]), np.float32)
+                    self._pending = np.concatenate([self._pending, gap])
+                elif drift < -0.1:
+                    block = block[round(-drift * sr):]
+            if len(block):
+                self._pending = np.concatenate([self._pending, block])
+        ch = stream.codec_context.channels
+        layout = "mono" if ch == 1 else "stereo"
+        packets: list = []
+        while self._next is not None and (len(self._pending) >= self.FRAME or (final and len(self._pending))):
+            chunk, self._pending = self._pending[: self.FRAME], self._pending[self.FRAME:]
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T[:ch], dtype=np.float32),
+                                               format="fltp", layout=layout)
+            frame.sample_rate = sr
+            frame.pts = self._next
+            frame.time_base = Fraction(1, sr)
+            self._next += len(chunk)
+            packets.extend(stream.encode(frame))
+            self.frames += 1
+        return packets

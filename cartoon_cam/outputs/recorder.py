@@ -9,7 +9,8 @@
 * Safety: fragmented MP4 (``empty_moov`` + fragments of at most 0.5 s, flushed as written), so a
   crash or kill loses at most about the last second. A write error (disk full, drive gone) stops the
   recording with a clear :class:`OutputEvent` and leaves the part already written playable.
-* Encoders: the first of :data:`ENCODERS` that opens is used (``encoder_name`` says which).
+* Encoders: the first of :data:`~cartoon_cam.outputs.encoders.ENCODERS` that opens is used
+  (``encoder_name`` says which); the same list, in the same order, as the stream and ``convert``.
 * Audio (optional): AAC from an :class:`~cartoon_cam.outputs.audio.AudioSource` (the microphone when
   ``audio=True`` and ``sounddevice`` finds one; otherwise the recording goes on without sound and
   ``audio_status`` says why).
@@ -19,11 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -34,26 +33,20 @@ import numpy as np
 
 from ..core.frames import ResultFrame
 from ..errors import OutputError
-from .audio import AudioSource, MicrophoneSource
+from .audio import AudioSource, AudioTrack, MicrophoneSource
+from .base import RateMeter, ThreadedOutput
 from .compose import OutputEvent, check_layout, compose, describe_os_error, even_size, resize_to
-
-log = logging.getLogger(__name__)
-
-#: Tried in order; the first that opens wins. Hardware encoders are probed by opening them.
-#: ``h264_v4l2m2m`` is left out on purpose: it would grab a /dev/video device (maybe a loopback).
-ENCODERS: tuple[str, ...] = (
-    "libx264", "h264_nvenc", "h264_qsv", "h264_amf", "h264_videotoolbox", "h264_mf",
-    "libopenh264", "mpeg4",
+from .encoders import (  # noqa: F401 - ENCODERS, probe_encoder: re-exported
+    CODEC_OPTIONS,
+    ENCODERS,
+    VIDEO_TIME_BASE,
+    choose_encoder,
+    configure,
+    pix_fmt,
+    probe_encoder,
 )
 
-_CODEC_OPTIONS: dict[str, dict[str, str]] = {
-    # zerolatency: no lookahead and no B-frames, so packets leave the encoder at once (kill safety)
-    "libx264": {"preset": "veryfast", "tune": "zerolatency"},
-    "h264_nvenc": {"preset": "p4", "tune": "ll", "zerolatency": "1"},
-    "h264_qsv": {"preset": "faster", "look_ahead": "0", "async_depth": "1"},
-    "h264_amf": {"usage": "lowlatency"},
-    "h264_videotoolbox": {"realtime": "1"},
-}
+log = logging.getLogger(__name__)
 
 #: Fragmented MP4: a playable file at every fragment boundary; fragments ≤ 0.5 s, written at once.
 MUX_OPTIONS: dict[str, str] = {
@@ -63,80 +56,8 @@ MUX_OPTIONS: dict[str, str] = {
     "max_interleave_delta": "500000",  # µs: don't hold video back waiting for audio
 }
 
-VIDEO_TIME_BASE = Fraction(1, 90000)
-AUDIO_FRAME = 1024  # AAC samples per frame
-
-_probe_cache: dict[tuple[str, int, int], str | None] = {}
-_probe_lock = threading.Lock()
-
-
-def _pix_fmt(codec: av.codec.Codec) -> str | None:
-    names = [f.name for f in (codec.video_formats or ())]
-    if not names or "yuv420p" in names:
-        return "yuv420p"
-    return "nv12" if "nv12" in names else None
-
-
-def _configure(ctx, name: str, w: int, h: int, fps: float, pix_fmt: str, crf: int) -> None:
-    ctx.width, ctx.height, ctx.pix_fmt = w, h, pix_fmt
-    ctx.time_base = Fraction(1, 1000) if name == "mpeg4" else VIDEO_TIME_BASE  # mpeg4: denom ≤ 65535
-    ctx.framerate = Fraction(fps).limit_denominator(1001)
-    ctx.gop_size = max(1, round(fps))  # a keyframe about every second
-    ctx.max_b_frames = 0
-    ctx.colorspace, ctx.color_range = 6, 1  # SMPTE 170M (BT.601) matrix, limited ("MPEG") range
-    ctx.color_primaries, ctx.color_trc = 1, 1  # BT.709 primaries / transfer (sRGB-like webcams)
-    opts = dict(_CODEC_OPTIONS.get(name, {}))
-    if name == "libx264":
-        opts["crf"] = str(crf)
-    else:  # bitrate-driven encoders: ~0.15 bit per pixel
-        ctx.bit_rate = int(min(40e6, max(2e6, 0.15 * w * h * fps)))
-    ctx.options = opts
-
-
-def _try_open(name: str, w: int, h: int, fps: float) -> str | None:
-    try:
-        codec = av.codec.Codec(name, "w")
-    except Exception:
-        return "not in this FFmpeg build"
-    pix = _pix_fmt(codec)
-    if pix is None:
-        return "no 4:2:0 input format"
-    try:
-        ctx = av.CodecContext.create(codec)
-        _configure(ctx, name, w, h, fps, pix, 23)
-        ctx.open()
-        if name not in ("libx264", "mpeg4"):  # hardware: make sure a frame really encodes
-            frame = av.VideoFrame(w, h, pix)
-            frame.pts = 0
-            ctx.encode(frame)
-            ctx.encode(None)
-    except Exception as e:
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
-    return None
-
-
-def probe_encoder(name: str, w: int = 640, h: int = 480, fps: float = 30.0) -> str | None:
-    """``None`` when encoder ``name`` opens for ``w`` x ``h``, else the reason it can't be used.
-    Results are cached per (name, size) for the process."""
-    key = (name, w, h)
-    with _probe_lock:
-        if key not in _probe_cache:
-            _probe_cache[key] = _try_open(name, w, h, fps)
-        return _probe_cache[key]
-
-
-def choose_encoder(w: int, h: int, fps: float = 30.0,
-                   candidates: Sequence[str] | None = None) -> tuple[str, dict[str, str]]:
-    """The first encoder of ``candidates`` (default :data:`ENCODERS`) that opens, and the reasons the
-    ones before it were skipped. Raises :class:`OutputError` listing every reason when none opens."""
-    skipped: dict[str, str] = {}
-    for name in candidates or ENCODERS:
-        reason = probe_encoder(name, w, h, fps)
-        if reason is None:
-            return name, skipped
-        skipped[name] = reason
-    raise OutputError("no video encoder could be opened: "
-                      + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+AUDIO_FRAME = AudioTrack.FRAME  # AAC samples per frame
+_CODEC_OPTIONS = CODEC_OPTIONS  # the shared low-latency options (see .encoders)
 
 
 class _OutputFile:
@@ -198,13 +119,14 @@ class RecordingInfo:
     error: str | None
 
 
-class Recorder:
-    """Encode results into ``path`` (MP4) on a thread of its own.
+class Recorder(ThreadedOutput[ResultFrame]):
+    """Encode results into ``path`` (MP4) on a thread of its own (an :class:`~.base.Output`).
 
     ``layout``: ``cartoon`` | ``original`` | ``side_by_side``. ``fps``: the nominal frame rate (a
     rate-control and keyframe hint; timing comes from capture times). ``encoder``: one name or a
     list to try instead of :data:`ENCODERS`. ``queue_size``: results waiting for the encoder before
-    the oldest is dropped. ``audio``: ``True`` for the microphone or an :class:`AudioSource`.
+    the oldest is dropped (the shared policy of :mod:`cartoon_cam.outputs.base`). ``audio``:
+    ``True`` for the microphone or an :class:`AudioSource`.
     ``on_event(OutputEvent)`` is called on the recorder's threads (marshal it to a GUI yourself).
     ``opener(path) -> binary file`` opens the output (tests inject failing files). An existing
     ``path`` is never replaced unless ``overwrite`` (the window names its files uniquely).
@@ -212,27 +134,22 @@ class Recorder:
     leaves no file behind.
     """
 
+    name = "recorder"
+
     def __init__(self, path: str | Path, *, layout: str = "cartoon", fps: float | None = None,
                  encoder: str | Sequence[str] | None = None, crf: int = 23, queue_size: int = 32,
                  audio: bool | AudioSource = False,
                  on_event: Callable[[OutputEvent], None] | None = None,
                  opener: Callable[[Path], BinaryIO] | None = None, overwrite: bool = False):
+        super().__init__(queue_size=queue_size, on_event=on_event)
         self.path = Path(path)
         self.overwrite = bool(overwrite)
         self.layout = check_layout(layout)
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self._candidates = [encoder] if isinstance(encoder, str) else (list(encoder) if encoder else None)
         self.crf = int(crf)
-        self._queue: deque[ResultFrame] = deque()
-        self._queue_size = max(1, int(queue_size))
         self._audio_req = audio
-        self._on_event = on_event
         self._opener = opener or (lambda p: _default_opener(p, self.overwrite))
-
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._running = False
         self._t_start: float | None = None
         self._t_stop: float | None = None
         self._file: _OutputFile | None = None
@@ -247,24 +164,22 @@ class Recorder:
         self._good_size = 0
         self._muxed_t: float | None = None
         self._saved_t: float | None = None
+        self._meter = RateMeter(3.0)
         self.frames_written = 0
-        self.frames_dropped = 0
         self.encoder_name: str | None = None
         self.error: OutputError | None = None
         # audio
         self._audio: AudioSource | None = None
+        self._track: AudioTrack | None = None
         self.audio_status = "off"
-        self._audio_blocks: deque[tuple[np.ndarray, float]] = deque(maxlen=500)
-        self._audio_pending = np.zeros((0, 1), np.float32)
-        self._audio_next: int | None = None
-        self.audio_frames = 0
 
     # ---------------------------------------------------------------- public API
     def start(self) -> Recorder:
         """Open the file and start the encoder thread. Raises :class:`OutputError` if the file can't
         be created (bad folder, no permission, read-only drive)."""
-        if self._thread is not None:
-            raise RuntimeError("a Recorder can be started once")
+        return self.open()
+
+    def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -283,32 +198,14 @@ class Recorder:
             raise OutputError(f"cannot start recording to {self.path}: {e}") from e
         self._start_audio()
         self._t_start = time.perf_counter()
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="cartoon_cam-recorder", daemon=True)
-        self._thread.start()
-        return self
 
     def submit(self, result: ResultFrame) -> bool:
         """Queue ``result`` for encoding; never blocks. Returns False when not recording."""
-        with self._cond:
-            if not self._running or self._stopping:
-                return False
-            if len(self._queue) >= self._queue_size:
-                self._queue.popleft()
-                self.frames_dropped += 1
-            self._queue.append(result)
-            self._cond.notify()
-        return True
+        return super().submit(result)
 
     def stop(self, timeout: float = 10.0) -> RecordingInfo:
         """Encode what is queued, finalise the file and return what was recorded. Idempotent."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("recorder thread did not finish within %.1f s", timeout)
+        super().close(timeout)
         self._stop_audio()
         if self._t_stop is None:
             self._t_stop = time.perf_counter()
@@ -324,12 +221,12 @@ class Recorder:
 
     @property
     def is_recording(self) -> bool:
-        return self._running and not self._stopping
+        return self.active
 
     @property
     def is_finalising(self) -> bool:
         """True while the encoder thread is still writing after :meth:`stop` (which timed out)."""
-        return self._stopping and self._thread is not None and self._thread.is_alive()
+        return self.finishing
 
     @property
     def elapsed(self) -> float:
@@ -347,8 +244,8 @@ class Recorder:
         return self._last_t - self._t0
 
     @property
-    def queued(self) -> int:
-        return len(self._queue)
+    def audio_frames(self) -> int:
+        return 0 if self._track is None else self._track.frames
 
     @property
     def info(self) -> RecordingInfo:
@@ -356,16 +253,19 @@ class Recorder:
                              self.encoder_name, self._astream is not None,
                              None if self.error is None else str(self.error))
 
+    def _frames_done(self) -> int:
+        return self.frames_written
+
+    def _bitrate(self) -> float | None:
+        return self._meter.bps()
+
+    def stats(self):
+        s = super().stats()
+        return replace(s, state="failed") if self.error is not None else s
+
     # ---------------------------------------------------------------- events
-    def _emit(self, kind: str, message: str) -> None:
-        if self._on_event is None:  # nobody listens: the log is the only place it shows
-            if kind in ("error", "warning"):
-                log.log(logging.ERROR if kind == "error" else logging.WARNING, "%s", message)
-            return
-        try:
-            self._on_event(OutputEvent("recorder", kind, message, self.path))
-        except Exception:
-            log.exception("recorder event handler failed")
+    def _emit(self, kind: str, message: str, path: Path | None = None) -> None:
+        super()._emit(kind, message, self.path if path is None else path)
 
     # ---------------------------------------------------------------- audio
     def _start_audio(self) -> None:
@@ -379,8 +279,8 @@ class Recorder:
             self.audio_status = f"no sound: {e}"
             self._emit("warning", f"Recording without sound: {e}.")
             return
+        self._track = AudioTrack(source.sample_rate, source.channels)
         self._audio = source
-        self._audio_pending = np.zeros((0, source.channels), np.float32)
         self.audio_status = f"recording sound from {source.name}"
 
     def _stop_audio(self) -> None:
@@ -389,75 +289,35 @@ class Recorder:
             src.stop()
 
     def _on_audio(self, samples: np.ndarray, t_first: float) -> None:
-        self._audio_blocks.append((samples, t_first))  # deque(maxlen): drops oldest when stalled
+        track = self._track
+        if track is not None:
+            track.add(samples, t_first)  # a bounded deque: drops the oldest when stalled
 
     def _encode_audio(self, final: bool = False) -> None:
-        st = self._astream
-        if st is None or self._t0 is None:
-            return
-        sr = st.codec_context.sample_rate
-        while self._audio_blocks:
-            block, t = self._audio_blocks.popleft()
-            if self._audio_next is None:  # first block: place it relative to the first video frame
-                start = round((t - self._t0) * sr)
-                if start < 0:
-                    block = block[-start:]
-                    start = 0
-                self._audio_next = start
-            else:  # keep the stream contiguous; repair drift beyond 0.1 s (lost blocks, clock skew)
-                expected = self._t0 + (self._audio_next + len(self._audio_pending)) / sr
-                drift = t - expected
-                if drift > 0.1:
-                    gap = np.zeros((round(drift * sr), block.shape[1]), np.float32)
-                    self._audio_pending = np.concatenate([self._audio_pending, gap])
-                elif drift < -0.1:
-                    block = block[round(-drift * sr):]
-            if len(block):
-                self._audio_pending = np.concatenate([self._audio_pending, block])
-        layout = "mono" if st.codec_context.channels == 1 else "stereo"
-        while len(self._audio_pending) >= AUDIO_FRAME or (final and len(self._audio_pending)):
-            chunk = self._audio_pending[:AUDIO_FRAME]
-            self._audio_pending = self._audio_pending[AUDIO_FRAME:]
-            planar = np.ascontiguousarray(chunk.T[: st.codec_context.channels], dtype=np.float32)
-            frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-            frame.sample_rate = sr
-            frame.pts = self._audio_next
-            frame.time_base = Fraction(1, sr)
-            self._audio_next += len(chunk)
-            self._mux(st.encode(frame))
-            self.audio_frames += 1
+        if self._astream is not None and self._track is not None:
+            self._mux(self._track.encode(self._astream, self._t0, final))
 
     # ---------------------------------------------------------------- encoder thread
-    def _run(self) -> None:
-        try:
-            while True:
-                with self._cond:
-                    if not self._queue and not self._stopping:
-                        self._cond.wait(0.1)
-                    item = self._queue.popleft() if self._queue else None
-                    done = item is None and self._stopping
-                if item is not None:
-                    self._encode_video(item)
-                self._encode_audio()
-                if done:
-                    break
-            self._finish()
-        except OSError as e:
-            self._fail(describe_os_error(self._file.error or e, self.path))
-        except OutputError as e:
-            self._fail(str(e))
-        except Exception as e:  # encoder/muxer failure
-            if self._file is not None and self._file.error is not None:
-                self._fail(describe_os_error(self._file.error, self.path))
-            else:
-                log.exception("recording failed")
-                self._fail(f"the encoder failed ({e})")
-        finally:
-            with self._cond:
-                self._running = False
-                self._queue.clear()
-            if self._t_stop is None:
-                self._t_stop = time.perf_counter()
+    def _handle(self, item: ResultFrame) -> None:
+        self._encode_video(item)
+
+    def _tick(self) -> None:
+        self._encode_audio()
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, OSError):
+            self._fail(describe_os_error(self._file.error or exc, self.path))
+        elif isinstance(exc, OutputError):
+            self._fail(str(exc))
+        elif self._file is not None and self._file.error is not None:
+            self._fail(describe_os_error(self._file.error, self.path))
+        else:  # encoder/muxer failure
+            log.error("recording failed", exc_info=exc)
+            self._fail(f"the encoder failed ({exc})")
+
+    def _ended(self) -> None:
+        if self._t_stop is None:
+            self._t_stop = time.perf_counter()
 
     def _open_streams(self, w: int, h: int) -> None:
         name, skipped = choose_encoder(w, h, self.fps, self._candidates)
@@ -465,7 +325,7 @@ class Recorder:
             log.info("encoder %s skipped: %s", k, v)
         codec = av.codec.Codec(name, "w")
         st = self._container.add_stream(name, rate=Fraction(self.fps).limit_denominator(1001))
-        _configure(st.codec_context, name, w, h, self.fps, _pix_fmt(codec) or "yuv420p", self.crf)
+        configure(st.codec_context, name, w, h, self.fps, pix_fmt(codec) or "yuv420p", self.crf)
         st.time_base = st.codec_context.time_base
         self._vstream = st
         self.encoder_name = name
@@ -513,6 +373,7 @@ class Recorder:
         """Mux ``packets``; remember where the file last ended on a complete fragment."""
         for pkt in packets:
             before = self._file.bytes_written
+            self._meter.add(pkt.size)
             self._container.mux(pkt)
             if self._file.bytes_written != before:  # a fragment (or the header) went to disk
                 self._good_size = self._file.bytes_written

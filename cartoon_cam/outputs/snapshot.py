@@ -3,6 +3,10 @@
 A snapshot shows the cartoon, the original, or both side by side (original left), at the source's
 full resolution. Names are timestamped (``cartoon-cam_2024-05-01_12-34-56-123.png``) and never
 overwrite an existing file; the file appears complete or not at all (temp file + ``os.replace``).
+
+:class:`SnapshotWriter` is an :class:`~cartoon_cam.outputs.base.Output` whose :meth:`submit
+<SnapshotWriter.submit>` means "save this one": a snapshot is a request, so none is dropped; they
+are written in order on one worker thread, which finishes the queue even after ``close(wait=False)``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..core.frames import ResultFrame
 from ..errors import OutputError
 from ..files import apply_umask
 from ..paths import user_pictures_dir
+from .base import OutputStats
 from .compose import OutputEvent, check_layout, compose, describe_os_error
 
 log = logging.getLogger(__name__)
@@ -83,6 +88,8 @@ class SnapshotWriter:
     on the worker thread for every snapshot saved or failed.
     """
 
+    name = "snapshot"
+
     def __init__(self, folder: str | Path | None = None, *, fmt: str = "png",
                  layout: str = "cartoon", jpeg_quality: int = 92, prefix: str = "cartoon-cam",
                  on_event: Callable[[OutputEvent], None] | None = None):
@@ -94,6 +101,26 @@ class SnapshotWriter:
         self._on_event = on_event
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._closed = False
+        self.saved = 0
+        self.failed = 0
+
+    # ------------------------------------------------------------------ the Output contract
+    def open(self) -> SnapshotWriter:
+        """Nothing to open: the folder is made with the first snapshot."""
+        return self
+
+    def submit(self, result: ResultFrame) -> bool:
+        """Save a snapshot of ``result`` (queued; never blocks)."""
+        self.save(result)
+        return True
+
+    @property
+    def active(self) -> bool:
+        return not self._closed
+
+    def stats(self) -> OutputStats:
+        return OutputStats(self.saved, 0, 0, None, "running" if self.active else "stopped")
 
     def save(self, result: ResultFrame, *, layout: str | None = None,
              fmt: str | None = None) -> Future[Path]:
@@ -109,8 +136,10 @@ class SnapshotWriter:
         """Write a snapshot of ``result`` now and return its path (raises :class:`OutputError`)."""
         return self._save(result, datetime.now(), layout, fmt, False)
 
-    def close(self, wait: bool = True) -> None:
-        """Finish queued snapshots (when ``wait``) and stop the worker. Idempotent."""
+    def close(self, timeout: float | None = None, *, wait: bool = True) -> None:
+        """Finish queued snapshots (waiting for them when ``wait``) and stop the worker; the worker
+        writes what is queued either way. Idempotent."""
+        self._closed = True
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
@@ -132,9 +161,11 @@ class SnapshotWriter:
             write_atomic(path, data)
         except OSError as e:
             err = OutputError(f"Could not save the snapshot: {describe_os_error(e, path)}.")
+            self.failed += 1
             if notify:
                 self._emit("error", str(err), path)
             raise err from e
+        self.saved += 1
         if notify:
             self._emit("saved", f"Saved {path.name}", path)
         return path

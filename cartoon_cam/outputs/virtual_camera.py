@@ -1,7 +1,8 @@
 """Send results to a virtual camera (OBS Virtual Camera, Unity Capture, v4l2loopback) on a thread.
 
-The sender keeps only the **newest** result (:meth:`VirtualCamera.submit` overwrites a slot; it
-never blocks), composes the cartoon or original | cartoon, letterboxes it into a fixed output size
+An :class:`~cartoon_cam.outputs.base.Output` whose queue holds one: the sender keeps only the
+**newest** result (:meth:`VirtualCamera.submit` overwrites a slot and counts the one it replaced
+unsent as dropped; it never blocks, and may be called before :meth:`VirtualCamera.open`), composes the cartoon or original | cartoon, letterboxes it into a fixed output size
 (default 1280x720, black bars, aspect kept), mirrors it iff its own ``mirror`` is on, whatever the
 preview's mirror (frames mirrored at capture say so in ``Frame.mirrored`` and are flipped back) and
 sends it at the source's frame rate, repeating the last picture when no new one has arrived.
@@ -27,6 +28,7 @@ import numpy as np
 
 from ..core.frames import ResultFrame
 from ..errors import OutputError
+from .base import OutputStats
 from .compose import Letterbox, OutputEvent, check_layout, resize_to
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class VirtualCamera:
     be changed while running.
     """
 
+    name = "virtual_camera"
+
     def __init__(self, *, width: int = DEFAULT_SIZE[0], height: int = DEFAULT_SIZE[1],
                  fps: float | None = None, layout: str = "cartoon", mirror: bool = False,
                  camera_factory: CameraFactory | None = None,
@@ -131,6 +135,8 @@ class VirtualCamera:
         self.error: VirtualCameraError | None = None
         self.frames_sent = 0
         self.frames_composed = 0
+        self.frames_dropped = 0
+        self._fresh = False  # the slot holds a result not yet rendered
 
     @property
     def fps(self) -> float:
@@ -144,10 +150,30 @@ class VirtualCamera:
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self.error is None
 
-    def submit(self, result: ResultFrame) -> None:
-        """Make ``result`` the picture to send next (replaces any unsent one; never blocks)."""
+    @property
+    def active(self) -> bool:
+        return self.is_running and not self._stop.is_set()
+
+    def stats(self) -> OutputStats:
+        state = ("failed" if self.error is not None else "running" if self.active
+                 else "stopped" if self._thread is not None else "idle")
+        return OutputStats(self.frames_sent, self.frames_dropped, int(self._fresh), None, state)
+
+    def submit(self, result: ResultFrame) -> bool:
+        """Make ``result`` the picture to send next (replaces any unsent one, counted as dropped;
+        never blocks). False once stopped."""
         with self._lock:
-            self._latest = result
+            if self._stop.is_set():
+                return False
+            if self._fresh:
+                self.frames_dropped += 1
+            self._latest, self._fresh = result, True
+        return True
+
+    def open(self) -> VirtualCamera:
+        """Start the sender thread; it opens the camera (see :meth:`wait_open`; a failure comes back
+        as an ``error`` event)."""
+        return self.start()
 
     def start(self) -> VirtualCamera:
         """Start the sender thread; it opens the camera (see :meth:`wait_open`)."""
@@ -239,7 +265,7 @@ class VirtualCamera:
         next_t = time.perf_counter()
         while not self._stop.is_set():
             with self._lock:
-                latest = self._latest
+                latest, self._fresh = self._latest, False
             if latest is not None and (latest is not sent or state != (self.layout, self.mirror)):
                 state = (self.layout, self.mirror)
                 picture = self.render(latest)

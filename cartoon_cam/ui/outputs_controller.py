@@ -1,12 +1,16 @@
-"""Snapshots (Space), recording (R) and the virtual camera (V) in the main window.
+"""Snapshots (Space), recording (R), the virtual camera (V) and the live stream in the main window.
 
 :class:`OutputsController` adds the toolbar actions, hotkeys and an options menu to the window,
 keeps the choices (folders, formats, layouts, mirror) in ``QSettings`` under ``outputs/``, and
-drives the Qt-free outputs of :mod:`cartoon_cam.outputs`:
+drives the Qt-free outputs of :mod:`cartoon_cam.outputs`, built from the one list of them
+(:data:`cartoon_cam.outputs.registry.OUTPUTS`) and run in an ``OutputSet``, as ``cartoon-cam live``
+does:
 
 * the GUI thread never waits on I/O: files are opened, written and finalised on worker threads;
   their events come back through a queued signal;
 * errors show as banners on the window, successes as small toasts with an "Open folder" action;
+* the stream's action shows its bitrate while live (dropped frames in its tooltip), and says when it
+  is reconnecting;
 * closing the window (or quitting) finalises a recording and turns the virtual camera off, within
   one overall deadline (:data:`SHUTDOWN_TIMEOUT_S`); a recording that needs longer is finished by
   :meth:`OutputsController.wait_finished` before the process exits.
@@ -45,7 +49,9 @@ from ..errors import OutputError
 from ..files import unique_path
 from ..outputs.compose import OutputEvent
 from ..outputs.recorder import Recorder
+from ..outputs.registry import KINDS, OutputOptions, OutputSet
 from ..outputs.snapshot import SnapshotWriter
+from ..outputs.stream import StreamOutput
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
 from .qt_compat import emit
@@ -62,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "vcam_layout": "cartoon",
     "vcam_mirror": False,
     "vcam_size": "1280x720",
+    "stream_url": "",
+    "stream_layout": "cartoon",
 }
 _ALLOWED: dict[str, tuple[str, ...]] = {
     "snapshot_format": ("png", "jpeg"),
@@ -69,6 +77,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
     "record_layout": ("cartoon", "side_by_side"),
     "vcam_layout": ("cartoon", "side_by_side"),
     "vcam_size": ("640x360", "1280x720", "1920x1080"),
+    "stream_layout": ("cartoon", "side_by_side"),
 }
 
 
@@ -82,6 +91,7 @@ class OutputsController(QObject):
 
     recording_changed = Signal(bool)
     virtual_camera_changed = Signal(bool)
+    streaming_changed = Signal(bool)
     snapshot_saved = Signal(object)  # Path
     _event_received = Signal(object)  # OutputEvent, emitted on worker threads
     _job_done = Signal(object, object, object)  # then(result, error), result, error
@@ -95,16 +105,17 @@ class OutputsController(QObject):
         qs = getattr(settings, "qsettings", settings)
         self.settings: QSettings = qs if qs is not None else QSettings()
         self._camera_factory = camera_factory
-        self.recorder: Recorder | None = None
-        self.virtual_camera: VirtualCamera | None = None
+        self.outputs = OutputSet(pipeline)  # the running recorder / virtual camera / stream
         self._record_pending = False
+        self._stream_pending = False
+        self._pending_stream: StreamOutput | None = None
         self._pending_recorder: Recorder | None = None
         self._jobs: list[threading.Thread] = []
         self._finishing: list[Recorder] = []  # recordings still being finalised after shutdown
         self._shut = False
-        self.snapshots = SnapshotWriter(self.snapshot_dir, fmt=self._get("snapshot_format"),
-                                        layout=self._get("snapshot_layout"),
-                                        on_event=self._post_event)
+        self.snapshots: SnapshotWriter = KINDS["snapshot"].build(OutputOptions(  # type: ignore[assignment]
+            on_event=self._post_event, snapshot_dir=self.snapshot_dir,
+            snapshot_format=self._get("snapshot_format"), snapshot_layout=self._get("snapshot_layout")))
         self._event_received.connect(self._on_output_event, Qt.ConnectionType.QueuedConnection)
         self._job_done.connect(self._on_job_done, Qt.ConnectionType.QueuedConnection)
         self._build_actions()
@@ -128,6 +139,29 @@ class OutputsController(QObject):
         if key in _ALLOWED and value not in _ALLOWED[key]:
             return default  # hand-edited or from another version: ignore
         return value if value not in (None, "") else default
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self.outputs.get("recorder")  # type: ignore[return-value]
+
+    @property
+    def virtual_camera(self) -> VirtualCamera | None:
+        return self.outputs.get("virtual_camera")  # type: ignore[return-value]
+
+    @property
+    def stream(self) -> StreamOutput | None:
+        return self.outputs.get("stream")  # type: ignore[return-value]
+
+    def _options(self) -> OutputOptions:
+        """What the outputs are asked to do, from the settings (and the pipeline's frame rate)."""
+        w, h = (int(v) for v in str(self._get("vcam_size")).split("x"))
+        return OutputOptions(
+            on_event=self._post_event, fps=self.pipeline.source_fps,
+            record_layout=self._get("record_layout"), audio=bool(self._get("record_audio")),
+            vcam_size=(w, h), vcam_layout=self._get("vcam_layout"),
+            vcam_mirror=bool(self._get("vcam_mirror")), camera_factory=self._camera_factory,
+            stream_url=str(self._get("stream_url") or "").strip() or None,
+            stream_layout=self._get("stream_layout"), stream_audio=bool(self._get("record_audio")))
 
     def _set(self, key: str, value: Any) -> None:
         self.settings.setValue(f"outputs/{key}", value)
@@ -170,12 +204,15 @@ class OutputsController(QObject):
         self.vcam_action = self._action("Virtual camera", self.set_virtual_camera,
                                         QKeySequence(Qt.Key.Key_V),
                                         "Send to a virtual camera (OBS, Zoom, Meet…)", checkable=True)
+        self.stream_action = self._action("Stream", self.set_streaming, None,
+                                          "Stream live to a server (rtmp://, udp://, srt://)",
+                                          checkable=True)
         self.menu = self._build_menu()
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is None:
             toolbar = self.window.addToolBar("Outputs")
         toolbar.addSeparator()
-        for a in (self.snapshot_action, self.record_action, self.vcam_action):
+        for a in (self.snapshot_action, self.record_action, self.vcam_action, self.stream_action):
             toolbar.addAction(a)
         button = QToolButton(toolbar)
         button.setText("Outputs")
@@ -232,7 +269,25 @@ class OutputsController(QObject):
         mirror.setChecked(bool(self._get("vcam_mirror")))
         mirror.toggled.connect(self._on_vcam_mirror_toggled)
         self._choice(m, "Virtual camera size", "vcam_size", {s: s for s in _ALLOWED["vcam_size"]})
+        m.addSeparator()
+        self._choice(m, "Stream shows", "stream_layout",
+                     {k: _LAYOUT_LABELS[k] for k in ("cartoon", "side_by_side")})
+        m.addAction("Stream URL…", self._on_choose_stream_url)
         return m
+
+    @Slot()
+    def _on_choose_stream_url(self) -> None:
+        from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+        url, ok = QInputDialog.getText(self.window, "Stream URL",
+                                       "rtmp://server/app/stream-key, udp://host:port or srt://host:port",
+                                       QLineEdit.EchoMode.Password, str(self._get("stream_url") or ""))
+        if ok:
+            self.set_stream_url(url)
+
+    def set_stream_url(self, url: str) -> None:
+        """Remember the stream URL (used the next time the stream starts)."""
+        self._set("stream_url", url.strip())
 
     @Slot()
     def _on_choose_snapshot_dir(self) -> None:
@@ -308,9 +363,9 @@ class OutputsController(QObject):
     def _start_recording(self) -> None:
         name = datetime.now().strftime("cartoon-cam_%Y-%m-%d_%H-%M-%S.mp4")
         # a new name every time (two recordings in one second get -2, -3…): never over a file
-        rec = Recorder(unique_path(self.record_dir / name), layout=self._get("record_layout"),
-                       fps=self.pipeline.source_fps, audio=bool(self._get("record_audio")),
-                       on_event=self._post_event)
+        opts = self._options()
+        opts.record_path = unique_path(self.record_dir / name)
+        rec: Recorder = KINDS["recorder"].build(opts)  # type: ignore[assignment]
         self._record_pending = True
         self._pending_recorder = rec
         self.record_action.setEnabled(False)
@@ -326,18 +381,16 @@ class OutputsController(QObject):
         elif self._shut:  # the window closed while the file was being opened
             rec.stop()
         else:
-            self.recorder = rec
-            self.pipeline.add_sink(rec.submit)
+            self.outputs.attach(rec)
             self._timer.start()
             emit(self.recording_changed, True)
         self._sync_record_action()
 
     def _stop_recording(self, wait: float | None = None) -> None:
         """Stop the recording; ``wait``: finalise it here, waiting at most that many seconds."""
-        rec, self.recorder = self.recorder, None
+        rec = self.outputs.detach("recorder")
         if rec is None:
             return
-        self.pipeline.remove_sink(rec.submit)
         emit(self.recording_changed, False)
         if wait is not None:
             self._finish(rec, wait)
@@ -353,7 +406,10 @@ class OutputsController(QObject):
             self.record_action.setText(f"■ {_clock(self.recorder.elapsed)}")
         else:
             self.record_action.setText("Record")
-        if not on and self.virtual_camera is None:
+        self._maybe_stop_timer()
+
+    def _maybe_stop_timer(self) -> None:
+        if not self.outputs.items():
             self._timer.stop()
 
     # ------------------------------------------------------------------ virtual camera
@@ -361,16 +417,12 @@ class OutputsController(QObject):
     def set_virtual_camera(self, on: bool) -> None:
         """Turn the virtual camera on or off (V)."""
         if on and self.virtual_camera is None:
-            w, h = (int(v) for v in str(self._get("vcam_size")).split("x"))
-            vc = VirtualCamera(width=w, height=h, fps=self.pipeline.source_fps,
-                               layout=self._get("vcam_layout"), mirror=bool(self._get("vcam_mirror")),
-                               camera_factory=self._camera_factory, on_event=self._post_event)
-            self.virtual_camera = vc
+            vc: VirtualCamera = KINDS["virtual_camera"].build(self._options())  # type: ignore[assignment]
             latest = self.pipeline.latest_result()
             if latest is not None:
                 vc.submit(latest)
-            self.pipeline.add_sink(vc.submit)
-            vc.start()  # opens the device on its own thread; failures come back as events
+            self.outputs.attach(vc)
+            vc.open()  # opens the device on its own thread; failures come back as events
             self._timer.start()
             emit(self.virtual_camera_changed, True)
         elif not on and self.virtual_camera is not None:
@@ -379,10 +431,9 @@ class OutputsController(QObject):
 
     def _stop_virtual_camera(self, wait: float | None = None) -> None:
         """Turn the virtual camera off; ``wait``: join its thread here, at most that many seconds."""
-        vc, self.virtual_camera = self.virtual_camera, None
+        vc = self.outputs.detach("virtual_camera")
         if vc is None:
             return
-        self.pipeline.remove_sink(vc.submit)
         emit(self.virtual_camera_changed, False)
         if wait is not None:
             vc.stop(timeout=wait)
@@ -393,6 +444,77 @@ class OutputsController(QObject):
         self.vcam_action.blockSignals(True)
         self.vcam_action.setChecked(self.virtual_camera is not None)
         self.vcam_action.blockSignals(False)
+        self._maybe_stop_timer()
+
+    # ------------------------------------------------------------------ live stream
+    @property
+    def is_streaming(self) -> bool:
+        return self.stream is not None
+
+    @Slot(bool)
+    def set_streaming(self, on: bool) -> None:
+        """Start or stop the live stream to the URL in the settings (``Stream URL…``)."""
+        if on and self.stream is None and not self._stream_pending:
+            self._start_stream()
+        elif not on and self.stream is not None:
+            self._stop_stream()
+        self._sync_stream_action()
+
+    def _start_stream(self) -> None:
+        opts = self._options()
+        if not opts.stream_url:
+            self.window.show_banner("Set a stream URL first (Outputs → Stream URL…).", "warning")
+            return
+        try:
+            st: StreamOutput = KINDS["stream"].build(opts)  # type: ignore[assignment]
+        except Exception as e:  # InputError: unsupported scheme, no host
+            self.window.show_banner(str(e), "error")
+            return
+        self._stream_pending = True
+        self._pending_stream = st
+        self.stream_action.setEnabled(False)
+        self._background(st.open, lambda _r, err: self._on_stream_started(st, err))  # may open a microphone
+
+    def _on_stream_started(self, st: StreamOutput, error: Exception | None) -> None:
+        self._stream_pending = False
+        self._pending_stream = None
+        self.stream_action.setEnabled(True)
+        if error is not None:
+            self.window.show_banner(f"Could not start the stream: {error}", "error")
+        elif self._shut:
+            st.close(timeout=0.0)
+        else:
+            self.outputs.attach(st)  # connects on its own thread; events say how it goes
+            self._timer.start()
+            emit(self.streaming_changed, True)
+        self._sync_stream_action()
+
+    def _stop_stream(self, wait: float | None = None) -> None:
+        st = self.outputs.detach("stream")
+        if st is None:
+            return
+        emit(self.streaming_changed, False)
+        if wait is not None:
+            st.close(timeout=wait)
+        else:
+            self._background(st.close, lambda _r, _e: None)
+
+    def _sync_stream_action(self) -> None:
+        st = self.stream
+        self.stream_action.blockSignals(True)
+        self.stream_action.setChecked(st is not None or self._stream_pending)
+        self.stream_action.blockSignals(False)
+        if st is None:
+            self.stream_action.setText("Stream")
+            self.stream_action.setToolTip("Stream live to a server (rtmp://, udp://, srt://)")
+        else:
+            s = st.stats()
+            live = (f"● LIVE {(s.bitrate_bps or 0) / 1e6:.1f} Mbit/s" if s.state == "running"
+                    else "● reconnecting…")
+            self.stream_action.setText(live)
+            self.stream_action.setToolTip(f"Streaming to {st.where}: {s.frames} frames sent, "
+                                          f"{s.dropped} dropped")
+        self._maybe_stop_timer()
 
     # ------------------------------------------------------------------ events
     @Slot(object)
@@ -424,6 +546,17 @@ class OutputsController(QObject):
                 self.window.show_banner(ev.message, "error")
             elif ev.kind == "started":
                 self.window.show_toast(ev.message)
+        elif ev.output == "stream":
+            if ev.kind == "error":
+                st = self.stream
+                if st is not None and st.stats().state == "failed":
+                    self._stop_stream()
+                self.window.show_banner(ev.message, "error")
+            elif ev.kind in ("started", "stopped"):
+                self.window.show_toast(ev.message)
+            elif ev.kind == "reconnecting" and self.stream is not None and self.stream.connections:
+                self.window.show_toast(ev.message)  # the server went away; we keep trying
+            self._sync_stream_action()
 
     @Slot()
     def _on_timer_timeout(self) -> None:
@@ -431,6 +564,8 @@ class OutputsController(QObject):
             self.record_action.setText(f"■ {_clock(self.recorder.elapsed)}")
         if self.virtual_camera is not None:
             self.virtual_camera.fps = self.pipeline.source_fps  # follows a source switch
+        if self.stream is not None:
+            self._sync_stream_action()
 
     # ------------------------------------------------------------------ shutdown
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
@@ -464,8 +599,12 @@ class OutputsController(QObject):
         pending, self._pending_recorder = self._pending_recorder, None
         if pending is not None:  # opened after the window closed: finalise it too
             self._finish(pending, left())
+        pending_stream, self._pending_stream = self._pending_stream, None
+        if pending_stream is not None:
+            pending_stream.close(timeout=min(left(), 2.0))
         self._stop_recording(wait=left())
         self._stop_virtual_camera(wait=min(left(), 2.0))
+        self._stop_stream(wait=min(left(), 5.0))
         self.snapshots.close(wait=False)  # queued pictures are still written (non-daemon worker)
 
     def _finish(self, rec: Recorder, timeout: float) -> None:
