@@ -113,3 +113,11 @@ def test_a_closed_pipe_is_not_an_error() -> None:
                        capture_output=True, text=True, timeout=120)
     assert "error" not in r.stderr.lower() and "Traceback" not in r.stderr
     assert len(r.stdout) == 10
+
+
+def test_quiet_live_prints_only_errors(capsys) -> None:  # noqa: ANN001
+    assert main(["live", "--source", "demo", "--style", "classic", "--duration", "0.5", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    assert main(["live", "--source", "demo", "--style", "classic", "--duration", "0.5"]) == 0
+    assert "stopped after" in capsys.readouterr().err  # without -q it talks

@@ -144,7 +144,11 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs.stream import check_stream_url
     from ..outputs.virtual_camera import VirtualCameraError
 
+    quiet = bool(getattr(args, "quiet", False))
+
     def say(text: str) -> None:
+        if quiet and not text.startswith("cartoon-cam: error"):
+            return  # -q: errors only
         print(text, file=sys.stderr, flush=True)
 
     # ---- every check that can fail before anything opens (exit 2)
@@ -328,7 +332,8 @@ def _loop(args, pipeline, outputs, stop: threading.Event, t_start: float, status
                 snaps.submit(r)
         if next_stats is not None and now >= next_stats:
             next_stats += args.stats_every
-            print(_stats_line(now - t_start, pipeline, outputs), flush=True)
+            if not quiet:
+                print(_stats_line(now - t_start, pipeline, outputs), flush=True)
         wake = [t for t in (deadline, next_stats, next_snap, next_fps) if t is not None]
         stop.wait(max(0.0, min(wake) - time.perf_counter()) if wake else 1.0)
 
