@@ -116,7 +116,7 @@ def test_a_closed_pipe_is_not_an_error() -> None:
 
 
 def test_quiet_live_prints_only_errors(capsys) -> None:  # noqa: ANN001
-    assert main(["live", "--source", "demo", "--style", "classic", "--duration", "0.5", "-q"]) == 0
+    assert main(["live", "--source", "demo", "--style", "classic", "--duration", "1", "--stats-every", "0.1", "-q"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and err == ""
     assert main(["live", "--source", "demo", "--style", "classic", "--duration", "0.5"]) == 0

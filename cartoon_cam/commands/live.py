@@ -332,7 +332,7 @@ def _loop(args, pipeline, outputs, stop: threading.Event, t_start: float, status
                 snaps.submit(r)
         if next_stats is not None and now >= next_stats:
             next_stats += args.stats_every
-            if not quiet:
+            if not getattr(args, "quiet", False):
                 print(_stats_line(now - t_start, pipeline, outputs), flush=True)
         wake = [t for t in (deadline, next_stats, next_snap, next_fps) if t is not None]
         stop.wait(max(0.0, min(wake) - time.perf_counter()) if wake else 1.0)
