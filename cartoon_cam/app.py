@@ -4,8 +4,8 @@
 the window. Precedence: command line > saved settings > defaults; on a first run the first camera
 is used, or the demo scene when there is none (and whenever the chosen camera cannot be opened).
 
-This module imports no Qt at import time (the CLI imports it to add its options for every
-command); PySide6 is imported inside :func:`main` / :func:`build_window`.
+This module imports no Qt at all (the CLI imports it to add its options for every command); the
+Qt event loop lives in :mod:`cartoon_cam.ui.launch`, which :func:`main` hands the built window to.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import paths
 from .errors import (
     CartoonCamError,
     InputError,
@@ -30,8 +28,6 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from PySide6.QtCore import QSettings
-
     from .core.pipeline import Pipeline
     from .inference.catalog import StyleCatalog
     from .ui.main_window import MainWindow
@@ -221,8 +217,9 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
 # ---------------------------------------------------------------------------- construction
 
 
-def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWindow, Pipeline]:
-    """Build the source, the pipeline (not started) and the window, wired together."""
+def build_window(args: argparse.Namespace, qsettings: Any) -> tuple[MainWindow, Pipeline]:
+    """Build the source, the pipeline (not started) and the window, wired together
+    (``qsettings``: a ``QSettings`` from :func:`cartoon_cam.ui.app_settings.open_qsettings`)."""
     from .core.pipeline import Pipeline
     from .core.sources import open_source
     from .inference.catalog import StyleCatalog
@@ -268,19 +265,6 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
     return window, pipeline
 
 
-def _finish(window: MainWindow, screenshot: str | None, app: Any) -> None:
-    code = 0
-    if screenshot:
-        path = Path(screenshot).expanduser()
-        if window.grab().save(str(path)):
-            print(f"screenshot saved: {path}")
-        else:
-            print(f"cartoon-cam: error: cannot write the screenshot {path}", file=sys.stderr)
-            code = 1
-    window.close()
-    app.exit(code)
-
-
 _T_IMPORT = time.perf_counter()
 
 
@@ -304,71 +288,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"cartoon-cam: error: {problem}", file=sys.stderr)
         return 1
     try:
-        from PySide6.QtCore import QCoreApplication, QEvent, QTimer
-        from PySide6.QtWidgets import QApplication
+        from .ui.launch import run_window
     except ImportError as e:
         raise CartoonCamError(f"the window needs PySide6 ({e}); headless use: cartoon-cam live") from None
-    from .ui import (
-        qt_compat,  # first: guards None/True/False against PySide6 6.12.0's refcount bugs
-    )
-    from .ui.app_settings import APPLICATION, ORGANIZATION, open_qsettings
-
-    log.info("PySide6 work-arounds: emit drops True %s, void calls drop None %s, singletons protected %s",
-             qt_compat.EMIT_DROPS_TRUE, qt_compat.VOID_DROPS_NONE, qt_compat.SINGLETONS_PROTECTED)
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("cartoon_cam")
-    app.setDesktopFileName("cartoon-cam")  # Wayland app id / X11 WM class = the .desktop entry
-    icon = paths.resources_dir() / "icons" / "cartoon_cam.png"
-    if icon.is_file():
-        from PySide6.QtGui import QIcon
-
-        app.setWindowIcon(QIcon(str(icon)))
-    qsettings = open_qsettings(args.settings)
-    window, pipeline = build_window(args, qsettings)
-
-    # ---- outputs (snapshot / record / virtual camera) hook in here, after construction: ----
-    from .ui.outputs_controller import OutputsController
-
-    outputs = OutputsController(window, pipeline, qsettings)  # lives as long as main()
-
-    scripted = args.quit_after is not None or args.screenshot
-    if scripted or args.debug:
-        def _first_frame(_result: object) -> None:
-            window.result_displayed.disconnect(_first_frame)
-            print(f"first cartoon frame shown {seconds_since_launch():.2f} s after launch", flush=True)
-
-        window.result_displayed.connect(_first_frame)
-
-    pipeline.start()
-    if args.fullscreen:
-        window.fullscreen_action.setChecked(True)
-    else:
-        window.show()
-
-    quit_after = args.quit_after if args.quit_after is not None else (3.0 if args.screenshot else None)
-    if quit_after is not None:
-        QTimer.singleShot(int(quit_after * 1000), lambda: _finish(window, args.screenshot, app))
-
-    # Ctrl+C in the terminal closes the window cleanly (Python handles signals between Qt events).
-    signal.signal(signal.SIGINT, lambda *_: window.close())
-    tick = QTimer()
-    tick.timeout.connect(lambda: None)
-    tick.start(250)
-    try:
-        code = app.exec()
-    finally:
-        tick.stop()
-        pipeline.stop()
-        if not pipeline.join(timeout=10.0):  # the window is gone; let a long model run finish
-            log.warning("pipeline threads did not finish: %s", ", ".join(pipeline.threads_alive()))
-        outputs.shutdown()  # done already when the window closed; idempotent
-        if not outputs.wait_finished(timeout=120.0):  # a recording is never cut off at exit
-            log.warning("a recording was still being finalised after 120 s")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        # closing the last window posted a Quit; drop it so a later event loop in this process
-        # (tests run main() in-process) is not ended by it
-        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
-    return int(code)
+    return run_window(args, build_window, seconds_since_launch)
