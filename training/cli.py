@@ -30,7 +30,7 @@ from .config import apply_preset as _apply_preset
 from .config import resolve as _resolve
 from .config import validate as _validate
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 log = logging.getLogger("training")
 
 
