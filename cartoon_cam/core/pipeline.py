@@ -32,7 +32,7 @@ from pathlib import Path
 
 import cv2
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 from ..inference.backends.base import RunCancelled
 from ..limits import check_inference_size
 from .frames import Frame, ResultFrame
@@ -759,7 +759,7 @@ def _sentence(e: object, end: str = ".", cap: bool = False) -> str:
     """First line of an exception's message (class name when it has none), ending in ``end``;
     ``cap``: capitalised, to start a sentence — unless it starts with a file name or path, which
     keeps its own spelling (``photo.png`` is not ``Photo.png``)."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = first_line(e)
     text = text[:300]
     first = text.split(maxsplit=1)[0] if text.split() else ""
     if cap and not any(c in first for c in "./\\"):

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from ..core.frames import ResultFrame
-from ..errors import OutputError
+from ..errors import OutputError, first_line
 from .audio import AudioSource, MicrophoneSource
 from .compose import OutputEvent, check_layout, compose, describe_os_error, even_size, resize_to
 
@@ -111,7 +111,7 @@ def _try_open(name: str, w: int, h: int, fps: float) -> str | None:
             ctx.encode(frame)
             ctx.encode(None)
     except Exception as e:
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
+        return first_line(e)
     return None
 
 

@@ -29,6 +29,7 @@ from ...errors import (
     CartoonCamError,
     MissingExtraError,
     StyleError,
+    first_line,
     module_installed,
     torch_installed,
 )
@@ -226,7 +227,7 @@ def _fastest_cpu_graph(style: StyleFile, size: int | None, threads: int | None, 
 
 def _reason(e: Exception) -> str:
     """One line: the message of a project error, else the exception type and its first line."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = first_line(e, "")
     if isinstance(e, CartoonCamError):
         return text
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
