@@ -198,9 +198,9 @@ class StyleCatalog:
         if gpu is None:
             gpu = False
             if any(e.manifest.tier == "quality" for e in builtins):
-                from .backends import _ort_gpu, _torch_cuda
+                from .backends import gpu_available
 
-                gpu = _torch_cuda() or _ort_gpu()
+                gpu = gpu_available()
         for tier in (("quality", "lite") if gpu else ("lite",)):
             for e in builtins:
                 if e.manifest.tier == tier:

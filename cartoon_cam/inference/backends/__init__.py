@@ -77,6 +77,16 @@ def _ort_gpu() -> bool:
         return False
 
 
+def ort_gpu_available() -> bool:
+    """True when ONNX Runtime has a GPU execution provider here (CUDA, TensorRT, DirectML, …)."""
+    return _ort_gpu()
+
+
+def gpu_available() -> bool:
+    """True when PyTorch sees a CUDA GPU or ONNX Runtime has a GPU provider (may import torch)."""
+    return _torch_cuda() or _ort_gpu()
+
+
 def _cuda_driver_present() -> bool:
     """True when the NVIDIA driver's CUDA library loads (no GPU, no CUDA: a cheap first answer)."""
     import ctypes
@@ -233,5 +243,5 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
 
 
-__all__ = ["openvino_installed", "unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
+__all__ = ["gpu_available", "openvino_installed", "ort_gpu_available", "unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
            "create_backend", "plan_size", "validate_device"]
