@@ -1,5 +1,5 @@
 """Layering: the import contracts in pyproject.toml ``[tool.importlinter]`` hold (PySide6 only in
-``cartoon_cam.ui``; ui | commands → outputs → core → inference; ``training`` uses
+``cartoon_cam.ui``; ui | commands → outputs | media → core → inference; ``training`` uses
 ``cartoon_cam.inference`` and never the reverse; the app never imports ``training``).
 
 import-linter sees every static import: absolute, relative, inside functions and under
@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("cartoon_cam", "training")
-QT_FREE = ("cartoon_cam.core", "cartoon_cam.inference", "cartoon_cam.outputs")
+QT_FREE = ("cartoon_cam.core", "cartoon_cam.inference", "cartoon_cam.outputs", "cartoon_cam.media")
 
 #: Every dynamic import in the code (file, enclosing function) and why it is fine.
 DYNAMIC_IMPORTS = {

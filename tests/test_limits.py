@@ -90,7 +90,7 @@ def test_every_command_refuses_an_oversized_inference(tmp_path: Path, capsys, ar
 
 
 def test_a_huge_picture_is_refused_from_its_header(tmp_path: Path, monkeypatch, capsys) -> None:
-    from cartoon_cam import convert
+    from cartoon_cam.media import convert
 
     big = huge_png(tmp_path / "big.png")
 
@@ -117,7 +117,7 @@ def test_a_huge_picture_our_header_reader_misses_is_refused_by_pillow_header(
     before any pixel is decoded, and its decompression-bomb error is our one-sentence InputError."""
     from PIL import Image
 
-    from cartoon_cam import convert
+    from cartoon_cam.media import convert
 
     big = huge_png(tmp_path / "big.png", w, h)
     monkeypatch.setattr(limits, "image_header_size", lambda data: None)

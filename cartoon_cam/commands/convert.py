@@ -36,9 +36,9 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..convert import PARTIAL_KEPT, collect_inputs, plan_outputs, run_batch
     from ..inference.backends import create_backend
     from ..inference.catalog import load_style
+    from ..media.convert import PARTIAL_KEPT, collect_inputs, plan_outputs, run_batch
 
     files, problems = collect_inputs(args.inputs, recursive=args.recursive)
     for path, why in problems:
