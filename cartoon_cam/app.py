@@ -15,7 +15,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -23,8 +22,6 @@ from .errors import (
     InputError,
     MissingExtraError,
     StyleError,
-    needs_torch,
-    torch_installed,
 )
 
 if TYPE_CHECKING:
@@ -77,20 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_style(style: str, catalog: StyleCatalog) -> str:
-    """``style`` if it names a catalog style or an existing file; ``StyleError`` otherwise
-    (``MissingExtraError`` for a PyTorch style or model file when PyTorch is not installed)."""
-    p = Path(style).expanduser()
-    if p.suffix and (p.exists() or "/" in style or "\\" in style):
-        if not p.is_file():
-            raise StyleError(f"--style {style!r}: no such file")
-        if p.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin", ".npz", ".safetensors") and not torch_installed():
-            raise needs_torch(f"--style {p.name}")
-        return str(p)
-    ids = catalog.ids()
-    if style not in ids:
-        catalog.entry(style)  # raises: MissingExtraError for a style this installation cannot run
-        raise StyleError(f"unknown style {style!r} (available: {', '.join(ids) or 'none'})")
-    return style
+    """``style`` if it names a catalog style or an existing file (:meth:`StyleCatalog.check`)."""
+    return catalog.check(style)
 
 
 def startup_source_spec(kind: str, camera_name: str) -> str:
@@ -123,7 +108,7 @@ def _parse_resolution(text: str | None) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-def _validate(args: argparse.Namespace) -> None:
+def _validate(args: argparse.Namespace, catalog: StyleCatalog | None = None) -> None:
     """Every check of the command line that needs no Qt: run before Qt starts, so a bad argument
     is one line and exit 2 even where the window could not open."""
     from .limits import check_inference_size
@@ -144,9 +129,11 @@ def _validate(args: argparse.Namespace) -> None:
         if not parent.is_dir():
             raise InputError(f"--screenshot: folder {parent} does not exist")
     if getattr(args, "style", None):
-        from .inference.catalog import StyleCatalog
+        if catalog is None:
+            from .inference.catalog import StyleCatalog
 
-        check_style(args.style, StyleCatalog())
+            catalog = StyleCatalog()
+        check_style(args.style, catalog)
     if getattr(args, "source", None):
         from .core.sources import open_source
 
@@ -217,9 +204,12 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
 # ---------------------------------------------------------------------------- construction
 
 
-def build_window(args: argparse.Namespace, qsettings: Any) -> tuple[MainWindow, Pipeline]:
+def build_window(args: argparse.Namespace, qsettings: Any,
+                 catalog: StyleCatalog | None = None) -> tuple[MainWindow, Pipeline]:
     """Build the source, the pipeline (not started) and the window, wired together
-    (``qsettings``: a ``QSettings`` from :func:`cartoon_cam.ui.app_settings.open_qsettings`)."""
+    (``qsettings``: a ``QSettings`` from :func:`cartoon_cam.ui.app_settings.open_qsettings`).
+    ``catalog``: the one style catalog the window and the pipeline's loader share (built here
+    when not given)."""
     from .core.pipeline import Pipeline
     from .core.sources import open_source
     from .inference.catalog import StyleCatalog
@@ -227,7 +217,7 @@ def build_window(args: argparse.Namespace, qsettings: Any) -> tuple[MainWindow, 
     from .ui.main_window import MainWindow
 
     store = AppSettings(qsettings)
-    catalog = StyleCatalog()
+    catalog = catalog if catalog is not None else StyleCatalog()
     extra: list[str] = []
     if getattr(args, "style", None):
         style = check_style(args.style, catalog)
@@ -252,7 +242,7 @@ def build_window(args: argparse.Namespace, qsettings: Any) -> tuple[MainWindow, 
     source = open_source(spec, width=res[0] if res else None, height=res[1] if res else None, fps=args.fps)
 
     pipeline = Pipeline(
-        source, style,
+        source, style, load=catalog.resolve,
         backend=args.backend or store.get("inference/backend"),
         device=args.device or store.get("inference/device"),
         size=args.size if args.size is not None else store.inference_size(),
@@ -282,7 +272,10 @@ def seconds_since_launch() -> float:
 
 def main(args: argparse.Namespace) -> int:
     """Open the window; returns the exit status."""
-    _validate(args)  # before Qt: a bad argument is exit 2 even where Qt could not start
+    from .inference.catalog import StyleCatalog
+
+    catalog = StyleCatalog()  # the one catalog: checked here, listed by the window, loaded from by the pipeline
+    _validate(args, catalog)  # before Qt: a bad argument is exit 2 even where Qt could not start
     problem = display_problem()
     if problem:
         print(f"cartoon-cam: error: {problem}", file=sys.stderr)
@@ -291,4 +284,4 @@ def main(args: argparse.Namespace) -> int:
         from .ui.launch import run_window
     except ImportError as e:
         raise CartoonCamError(f"the window needs PySide6 ({e}); headless use: cartoon-cam live") from None
-    return run_window(args, build_window, seconds_since_launch)
+    return run_window(args, lambda a, q: build_window(a, q, catalog), seconds_since_launch)

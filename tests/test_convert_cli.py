@@ -235,11 +235,12 @@ def first_frame_times(path: Path) -> tuple[list[float], float]:
 def test_video_keeps_audio_video_offset(tmp_path: Path, suffix: str, acodec: str, vstart: float, astart: float,
                                         audio: str) -> None:
     from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.catalog import load_style
     from cartoon_cam.media.convert import convert_video
 
     src = make_offset_video(tmp_path / f"in{suffix}", vstart, astart, acodec)
     v_in, a_in = first_frame_times(src)
-    with create_backend("classic") as b:
+    with create_backend(load_style("classic")) as b:
         res = convert_video(b, src, tmp_path / "out.mp4")
     assert (res.frames, res.audio) == (12, audio)
     v_out, a_out = first_frame_times(tmp_path / "out.mp4")

@@ -57,6 +57,7 @@ def test_the_pipeline_and_every_backend_refuse_an_oversized_inference() -> None:
     from cartoon_cam.core.pipeline import Pipeline
     from cartoon_cam.core.sources import DemoSource
     from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.catalog import load_style
 
     with pytest.raises(ValueError, match="2048"):
         Pipeline(DemoSource(64, 48), "classic", size=99999)
@@ -65,8 +66,8 @@ def test_the_pipeline_and_every_backend_refuse_an_oversized_inference() -> None:
         p.set_size(8192)
     p.stop()
     with pytest.raises(InputError, match="2048"):
-        create_backend("classic", size=8192)
-    b = create_backend("classic", size=256)
+        create_backend(load_style("classic"), size=8192)
+    b = create_backend(load_style("classic"), size=256)
     with pytest.raises(ValueError, match="2048"):
         b.size = 99999
     b.close()

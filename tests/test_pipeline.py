@@ -352,3 +352,26 @@ def test_stop_cancels_a_heavy_frame_within_a_second() -> None:
     assert time.perf_counter() - t0 < 5.0
     assert p.threads_alive() == []
     assert rec.results == []  # the cancelled frame is not published
+
+
+def test_the_pipeline_loads_ids_with_the_loader_it_is_given_and_runs_a_loaded_style_as_is(tmp_path: Path) -> None:
+    """Issue 15: one resolver, passed in. An id goes through ``load``; a StyleFile is not loaded again."""
+    from cartoon_cam.inference.catalog import StyleCatalog
+
+    cat = StyleCatalog(user_dir=tmp_path / "user")
+    asked: list[object] = []
+
+    def load(ref: object):  # noqa: ANN202
+        asked.append(ref)
+        return cat.resolve(ref)  # type: ignore[arg-type]
+
+    bold = cat.resolve(_bold_style(tmp_path))
+    p, rec = _started(ScriptedSource(32, 24, fps=200), bold, load=load)
+    wait_until(lambda: any(r.style_id == "classic_bold" for r in rec.results), what="the loaded style")
+    assert asked == []  # given loaded: run as is
+    assert p.requested_style is bold
+    assert [e.style for e in rec.events if e.kind == "style_changed"] == [str(bold.path)]
+    p.set_style("classic")
+    wait_until(lambda: p.style_id == "classic", what="the switch")
+    p.stop()
+    assert asked == ["classic"]

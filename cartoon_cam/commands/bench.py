@@ -30,6 +30,7 @@ from ..errors import ONNX_EXTRA, InputError, module_installed
 if TYPE_CHECKING:
     from ..core.pipeline import Pipeline
     from ..inference.backends import Backend
+    from ..inference.catalog import StyleCatalog
     from ..inference.style import StyleFile
 
 NAME = "bench"
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     cat = StyleCatalog()
     styles = [cat.resolve(s) for s in (args.styles or cat.ids())]
     if args.pipeline:
-        return run_pipeline(args, styles)
+        return run_pipeline(args, styles, cat)
     sizes = args.sizes or [256, 640, 1280]
     if any(s < 16 for s in sizes):
         raise InputError("sizes must be at least 16 pixels")
@@ -286,8 +287,9 @@ def _auto_line(st: StyleFile, size: int, device: str, threads: int | None) -> st
         b.close()
 
 
-def run_pipeline(args: argparse.Namespace, styles: list[StyleFile]) -> int:
-    """``--pipeline``: each style (x backend) in the live pipeline, headless, for ``--seconds``."""
+def run_pipeline(args: argparse.Namespace, styles: list[StyleFile], cat: StyleCatalog) -> int:
+    """``--pipeline``: each style (x backend) in the live pipeline, headless, for ``--seconds``
+    (the styles loaded already; ``cat`` loads any other the pipeline is asked for)."""
     from ..core.pipeline import Pipeline
     from ..core.sources import DemoSource
 
@@ -308,7 +310,7 @@ def run_pipeline(args: argparse.Namespace, styles: list[StyleFile]) -> int:
                     src = open_source(args.source)
                 else:
                     src = DemoSource(w, h, args.fps)
-                p = Pipeline(src, st.path if st.path is not None else st.id, backend=kind,
+                p = Pipeline(src, st, load=cat.resolve, backend=kind,
                              size=size, threads=args.threads)
                 rec = None
                 if args.encode:

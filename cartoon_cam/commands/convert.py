@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..inference.backends import create_backend
-    from ..inference.catalog import load_style
+    from ..inference.catalog import StyleCatalog
     from ..media.convert import PARTIAL_KEPT, collect_inputs, plan_outputs, run_batch
 
     files, problems = collect_inputs(args.inputs, recursive=args.recursive)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to convert")
     out = Path(args.output)
     jobs = plan_outputs(files, out, single_file_ok=len(args.inputs) == 1 and Path(args.inputs[0]).is_file())
-    style = load_style(args.style)
+    style = StyleCatalog().resolve(args.style)
     backend = create_backend(style, backend=args.backend, device=args.device, size=args.size)
     show = not args.quiet and sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="file", disable=not show, file=sys.stderr, dynamic_ncols=True)

@@ -21,9 +21,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..files import check_output
+
+if TYPE_CHECKING:
+    from ..inference.catalog import StyleCatalog
+    from ..inference.style import StyleFile
 from ..limits import describe_limits
 from ._common import add_backend_args
 
@@ -108,26 +113,25 @@ def _source_file(spec: str) -> Path | None:
     return p if p.exists() else None
 
 
-def _choose_style(args: argparse.Namespace, say) -> str:
+def _choose_style(args: argparse.Namespace, say, catalog: StyleCatalog) -> str:
     """``--style``, or the window's default style (saying which)."""
     if args.style:
         return args.style
-    from ..inference.catalog import StyleCatalog
-
-    style = StyleCatalog().default_style_id()
+    style = catalog.default_style_id()
     say(f"style: {style} (the default on this machine; choose another with --style)")
     return style
 
 
-def _check_style_runs(style: str, args: argparse.Namespace) -> None:
-    """Build (and close) the backend once, so a style that cannot run on the requested
-    backend/device is a usage error (exit 2) before anything opens, never a silent fallback."""
+def _check_style_runs(style: str, args: argparse.Namespace, catalog: StyleCatalog) -> StyleFile:
+    """Load the style and build (and close) its backend once, so a style that cannot run on the
+    requested backend/device is a usage error (exit 2) before anything opens, never a silent
+    fallback. Returns the loaded style, which the pipeline then runs (it is not loaded twice)."""
     from ..inference.backends import create_backend
-    from ..inference.catalog import load_style
 
-    sf = load_style(style)  # an unknown style or a broken file fails here, with its reason
+    sf = catalog.resolve(style)  # an unknown style or a broken file fails here, with its reason
     b = create_backend(sf, backend=args.backend, device=args.device, size=args.size)
     b.close()
+    return sf
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,9 +159,11 @@ def run(args: argparse.Namespace) -> int:
     layout = "side_by_side" if args.side_by_side else "cartoon"
     w, h = args.resolution or (None, None)
     source = open_source(args.source, width=w, height=h, fps=args.fps, loop=args.loop)
+    from ..inference.catalog import StyleCatalog
+
+    catalog = StyleCatalog()
     try:
-        style = _choose_style(args, say)
-        _check_style_runs(style, args)
+        style = _check_style_runs(_choose_style(args, say, catalog), args, catalog)
     except BaseException:
         source.close()
         raise
@@ -192,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             fail(EXIT_FAIL, "the recording failed")
             stop.set()
 
-    pipeline = Pipeline(source, style, backend=args.backend, device=args.device,
+    pipeline = Pipeline(source, style, load=catalog.resolve, backend=args.backend, device=args.device,
                         size=args.size, mirror=args.mirror, on_event=on_pipeline_event,
                         fallback_style=None)
     recorder = vcam = snaps = None

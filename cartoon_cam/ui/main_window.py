@@ -34,11 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.frames import Frame, ResultFrame
-from ..core.pipeline import Pipeline, PipelineEvent, lower_thread_priority
+from ..core.pipeline import Pipeline, PipelineEvent, lower_thread_priority, style_text
 from ..core.sources import CameraInfo, FrameSource, list_cameras, open_source
 from ..core.stats import RateMeter
 from ..errors import CartoonCamError
-from ..inference.catalog import StyleCatalog
+from ..inference.catalog import StyleCatalog, StyleLoader
 from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
 from .banner_widget import BannerAreaWidget, BannerWidget
 from .controls_widget import ControlsWidget
@@ -272,13 +272,13 @@ class MainWindow(QMainWindow):
     def reload_styles(self, extra: list[str] | tuple[str, ...] = ()) -> None:
         """Refill the style list from the catalog (plus ``extra`` paths) and render thumbnails."""
         extra = [*extra]
-        req = str(self.pipeline.requested_style)
+        req = style_text(self.pipeline.requested_style)
         if req not in {e.id for e in self.catalog.entries()} and req not in extra:
             extra.append(req)
         self.style_picker.set_choices(style_choices(self.catalog, extra))
         self.style_picker.select_key(req)
         for c in self.style_picker.needs_thumbnail():
-            self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp),
+            self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp, self.catalog.resolve),
                                lambda img, c=c: self.style_picker.set_thumbnail(c.key, img),
                                lambda e, c=c: log.info("no thumbnail for %s: %s", c.key, e))
 
@@ -487,7 +487,7 @@ class MainWindow(QMainWindow):
                 self.settings.set("inference/backend", self._pending_backend[0])  # it works: remember it
                 self.settings.set("inference/device", self._pending_backend[1])
                 self._pending_backend = None
-            if ev.style == str(self.pipeline.requested_style):  # not overtaken by a newer pick
+            if ev.style == style_text(self.pipeline.requested_style):  # not overtaken by a newer pick
                 self.style_picker.select_key(ev.style)
             self.controls.set_provider(self.pipeline.stats().backend)
             self.statusBar().showMessage(msg, 3000)
@@ -674,6 +674,6 @@ class _Worker:
         return not self._thread.is_alive()
 
 
-def _render_thumbnail_low_priority(key: str, stamp: str) -> Any:
+def _render_thumbnail_low_priority(key: str, stamp: str, load: StyleLoader) -> Any:
     lower_thread_priority(5)
-    return render_thumbnail(key, stamp)
+    return render_thumbnail(key, stamp, load)

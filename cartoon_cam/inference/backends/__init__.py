@@ -1,6 +1,6 @@
 """Inference backends behind one interface (see :mod:`.base`) and the factory that picks one.
 
-``create_backend(style, backend="auto", device="auto")``:
+``create_backend(style_file, backend="auto", device="auto")``:
 
 * ``classic`` styles always run on :class:`ClassicBackend` (OpenCV, CPU);
 * ONNX styles run on :class:`OnnxBackend` or, on the CPU, :class:`OpenVinoBackend`;
@@ -21,7 +21,6 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from ...errors import (
     TORCH_EXTRA,
@@ -125,16 +124,16 @@ def openvino_installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def create_backend(style: StyleFile | str | Path, backend: str = "auto", device: str = "auto",
+def create_backend(style: StyleFile, backend: str = "auto", device: str = "auto",
                    size: int | None = None, warmup: bool = False, threads: int | None = None) -> Backend:
-    """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path).
+    """Build the backend that runs ``style``, a loaded :class:`StyleFile` (an id or a path is
+    resolved by the caller's :class:`~cartoon_cam.inference.catalog.StyleCatalog`, never here).
     ``threads``: ONNX Runtime / OpenVINO inference threads (default: the runtime's own choice, one
     per physical core; PyTorch uses its global setting). With ``backend="auto"`` on a CPU the
     choice between ONNX Runtime and OpenVINO is :attr:`Backend.choice` (a :class:`.choice.Choice`)."""
     if not isinstance(style, StyleFile):
-        from ..catalog import load_style
-
-        style = load_style(style)
+        raise TypeError(f"create_backend takes a StyleFile (resolve ids and paths with a StyleCatalog), "
+                        f"not {type(style).__name__}")
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     device = validate_device(device)
