@@ -351,11 +351,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             results["grid"] = str(args.grid)
     elif args.speed:
         from cartoon_cam.inference.backends import create_backend
+        from cartoon_cam.inference.catalog import load_style
 
         from .evaluate import time_backend
 
         w, h = (int(v) for v in args.speed.lower().split("x"))
-        with create_backend(style, backend=args.backend, device=args.device) as b:
+        with create_backend(load_style(style), backend=args.backend, device=args.device) as b:
             results.update(backend=b.describe(), **time_backend(b.process, h, w, runs=args.runs))
     if args.inception is not None:
         style_dir = args.style_images
