@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cartoon_cam.core.frames import ResultFrame
-from cartoon_cam.core.pipeline import Pipeline, PipelineEvent, style_key
+from cartoon_cam.core.pipeline import EventKind, Pipeline, PipelineEvent, style_key
 from cartoon_cam.core.sources import ScriptedSource, frame_number
 from cartoon_cam.inference.style import StyleManifest, write_json_style
 
@@ -272,6 +272,23 @@ def test_source_failing_to_open_is_reported_and_retried() -> None:
     assert rec.kinds().count("source_failed") == 1
     wait_until(lambda: len(rec.results) > 2)
     p.stop()
+    # structured: the kind is an EventKind, the cause and "it keeps trying" are fields, not text to parse
+    failed = next(e for e in rec.events if e.kind == "source_failed")
+    assert failed.kind is EventKind.SOURCE_FAILED and failed.retrying
+    assert failed.reason and "Retrying" not in failed.reason and failed.reason in failed.message
+    lost_or_opened = [e for e in rec.events if e.kind is EventKind.SOURCE_RECOVERED]
+    assert len(lost_or_opened) == 1 and not lost_or_opened[0].retrying
+
+
+def test_a_failed_style_says_why_and_what_runs_instead(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json", encoding="utf-8")
+    p, rec = _started(ScriptedSource(16, 16, fps=200), bad)
+    wait_until(lambda: rec.count("style_changed") == 1, what="the fallback")
+    p.stop()
+    ev = next(e for e in rec.events if e.kind is EventKind.STYLE_FAILED)
+    assert ev.style == str(bad) and ev.fallback == "classic" and ev.reason
+    assert ev.reason in ev.message
 
 
 def test_set_source_switches_between_frames() -> None:

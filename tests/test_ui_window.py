@@ -192,6 +192,7 @@ def test_camera_that_cannot_open_falls_back_to_demo(qtbot, open_window, monkeypa
     qtbot.waitUntil(lambda: bool(w.banners.banners()), timeout=TIMEOUT)
     banner = w.banners.banners()[-1]
     assert "Missing Cam" in banner.text and "demo" in banner.text
+    assert "Retrying" not in banner.text  # the event's reason, not its message cut back
     assert banner.action_button is not None and banner.action_button.text() == "Retry camera"
     qtbot.waitUntil(lambda: w.pipeline.source.kind == "demo", timeout=TIMEOUT)
     with qtbot.waitSignal(w.result_displayed, timeout=TIMEOUT,

@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import cv2
@@ -44,11 +45,27 @@ from .stats import LatencyWindow, RateMeter
 
 log = logging.getLogger(__name__)
 
-EVENT_KINDS = (
-    "style_changed", "style_failed", "style_loading",
-    "source_opened", "source_lost", "source_recovered", "source_failed", "source_ended",
-    "error",
-)
+class EventKind(str, Enum):
+    """What a :class:`PipelineEvent` is about. A ``str`` enum: ``ev.kind == "error"`` holds and
+    ``f"{ev.kind}"`` is the plain name."""
+
+    STYLE_CHANGED = "style_changed"  # ``style`` runs now
+    STYLE_FAILED = "style_failed"  # ``style`` could not be loaded (``reason``); ``fallback``: what runs
+    STYLE_LOADING = "style_loading"  # ``style`` is being loaded
+    SOURCE_OPENED = "source_opened"
+    SOURCE_LOST = "source_lost"  # ``reason``; ``retrying`` is True (it reconnects)
+    SOURCE_RECOVERED = "source_recovered"
+    SOURCE_FAILED = "source_failed"  # could not open (``reason``); ``retrying``: it keeps trying
+    SOURCE_ENDED = "source_ended"  # a file or image source reached its end
+    ERROR = "error"  # a frame or an output failed (``reason``)
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+EVENT_KINDS = tuple(k.value for k in EventKind)
 SOURCE_STATES = ("starting", "live", "reconnecting", "failed", "ended", "stopped")
 FALLBACK_STYLE = "classic"
 _ERROR_REPEAT_S = 5.0
@@ -56,13 +73,19 @@ _ERROR_REPEAT_S = 5.0
 
 @dataclass(frozen=True)
 class PipelineEvent:
-    """Something the user should hear about. ``kind`` is one of :data:`EVENT_KINDS`; ``message`` is
-    a complete, user-facing sentence; for ``style_*`` events ``style`` is the style concerned, as it
-    was passed to :meth:`Pipeline.set_style` (``str()`` of it)."""
+    """Something the user should hear about. ``kind`` is an :class:`EventKind`; ``message`` is a
+    complete, user-facing sentence (for a log or a banner, never to be parsed); the typed fields
+    say the rest: for ``style_*`` events ``style`` is the style concerned, as it was passed to
+    :meth:`Pipeline.set_style` (:func:`style_text` of it); ``reason`` is the cause of a failure (one
+    sentence); ``retrying`` is True while the pipeline keeps trying (a source that failed or was
+    lost); ``fallback`` is what runs instead after a ``style_failed`` ("" for pass-through)."""
 
-    kind: str
+    kind: EventKind
     message: str
     style: str = ""
+    reason: str = ""
+    retrying: bool = False
+    fallback: str = ""
 
 
 @dataclass(frozen=True)
@@ -471,8 +494,9 @@ class Pipeline:
         )
 
     # ------------------------------------------------------------------ internals
-    def _emit(self, kind: str, message: str, style: StyleRef = "") -> None:
-        ev = PipelineEvent(kind, message, style_text(style))
+    def _emit(self, kind: EventKind, message: str, style: StyleRef = "", *, reason: str = "",
+              retrying: bool = False, fallback: str = "") -> None:
+        ev = PipelineEvent(EventKind(kind), message, style_text(style), reason, retrying, fallback)
         log.info("pipeline event %s: %s", kind, message)
         for fn in list(self._listeners):
             try:
@@ -487,7 +511,7 @@ class Pipeline:
             return
         self._last_error[message] = now
         log.error("%s", message)
-        self._emit("error", message)
+        self._emit(EventKind.ERROR, message, reason=message)
 
     def _stopping(self) -> bool:
         return self._stop_event.is_set()
@@ -527,7 +551,8 @@ class Pipeline:
                             continue
                         if first_attempt:
                             self._source_state = "failed"
-                            self._emit("source_failed", f"{_sentence(e, cap=True)} Retrying…")
+                            reason = _sentence(e, cap=True)
+                            self._emit(EventKind.SOURCE_FAILED, f"{reason} Retrying…", reason=reason, retrying=True)
                         first_attempt = False
                         failing = True
                         self._wait_capture(delay)
@@ -538,16 +563,16 @@ class Pipeline:
                     self._source_state = "live"
                     if failing:
                         failing = False
-                        self._emit("source_recovered", f"{src.describe()} is back.")
+                        self._emit(EventKind.SOURCE_RECOVERED, f"{src.describe()} is back.")
                     else:
-                        self._emit("source_opened", src.describe())
+                        self._emit(EventKind.SOURCE_OPENED, src.describe())
                 try:
                     img = src.read()
                 except SourceEnded as e:
                     src.close()
                     opened, ended = False, True
                     self._source_state = "ended"
-                    self._emit("source_ended", _sentence(e, cap=True))
+                    self._emit(EventKind.SOURCE_ENDED, _sentence(e, cap=True))
                     continue
                 except Exception as e:
                     if self._stopping() or self._next_source is not None:
@@ -556,7 +581,8 @@ class Pipeline:
                     opened, failing = False, True
                     self._source_state = "reconnecting"
                     what = "Camera lost" if src.kind == "camera" else f"{src.name} lost"
-                    self._emit("source_lost", f"{what} — reconnecting… ({_sentence(e, end='')})")
+                    self._emit(EventKind.SOURCE_LOST, f"{what} — reconnecting… ({_sentence(e, end='')})",
+                               reason=_sentence(e, cap=True), retrying=True)
                     self._wait_capture(delay)
                     delay = min(delay * 2, self._reconnect_delay[1])
                     continue
@@ -577,7 +603,7 @@ class Pipeline:
         except Exception as e:  # a bug: report, never hang the app
             log.exception("capture thread crashed")
             self._source_state = "failed"
-            self._emit("error", f"Capture stopped: {_sentence(e, end='')}.")
+            self._emit(EventKind.ERROR, f"Capture stopped: {_sentence(e, end='')}.", reason=_sentence(e, cap=True))
         finally:
             src.close()
             with self._lock:  # a switch asked for but not picked up before stop()
@@ -658,7 +684,7 @@ class Pipeline:
             self._current_style_id = b.style_id
             self._current_describe = b.describe()
             evict()
-            self._emit("style_changed", f"Style {self._current_style_id!r} on {self._current_describe}.", style)
+            self._emit(EventKind.STYLE_CHANGED, f"Style {self._current_style_id!r} on {self._current_describe}.", style)
 
         try:
             while True:
@@ -697,7 +723,7 @@ class Pipeline:
                         elif key in cache:
                             swap(key, cache[key][0], wanted)
                         else:
-                            self._emit("style_loading", f"Loading style {Path(style_text(wanted)).name}…", wanted)
+                            self._emit(EventKind.STYLE_LOADING, f"Loading style {Path(style_text(wanted)).name}…", wanted)
                             self._request_load(token, key, wanted, *choice)
                     # 3. the newest frame
                     if frame is not None:
@@ -730,15 +756,18 @@ class Pipeline:
                     self._wanted = self._running_style
                     self._style_token += 1  # handled at once: the running key, nothing reloads
         if have_backend:
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.", style)
+            self._emit(EventKind.STYLE_FAILED, f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.",
+                       style, reason=msg, fallback=self._current_style_id)
         elif self.fallback_style is not None and key[0] != self.fallback_style:
             fb = self.fallback_style
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {fb!r}.", style)
+            self._emit(EventKind.STYLE_FAILED, f"Style {name!r} could not be loaded ({msg}); using {fb!r}.", style,
+                       reason=msg, fallback=fb)
             with self._cond:
                 self._wanted = fb
                 self._style_token += 1
         else:
-            self._emit("style_failed", f"No style could be loaded ({msg}); showing the original.", style)
+            self._emit(EventKind.STYLE_FAILED, f"No style could be loaded ({msg}); showing the original.", style,
+                       reason=msg)
             self._current_style_id = "none"
             self._current_describe = "pass-through"
             self._passthrough = True  # results are the original frames: display and outputs go on
@@ -808,6 +837,6 @@ def _sentence(e: object, end: str = ".", cap: bool = False) -> str:
     return text
 
 
-__all__ = ["EVENT_KINDS", "FALLBACK_STYLE", "SOURCE_STATES", "Pipeline", "PipelineEvent",
+__all__ = ["EVENT_KINDS", "EventKind", "FALLBACK_STYLE", "SOURCE_STATES", "Pipeline", "PipelineEvent",
            "PipelineStats", "LoadRequest", "Loaded", "StyleRef", "lower_thread_priority", "style_key",
            "style_text"]
