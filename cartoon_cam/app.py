@@ -23,6 +23,7 @@ from .errors import (
     MissingExtraError,
     StyleError,
 )
+from .settings import VIEW_MODES, parse_resolution
 
 if TYPE_CHECKING:
     from .core.pipeline import Pipeline
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from .ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-VIEW_MODES = ("side_by_side", "split", "cartoon")  # the same as cartoon_cam.ui.preview_widget.MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,19 +94,6 @@ def startup_source_spec(kind: str, camera_name: str) -> str:
     return f"camera:{cams[0].name}" if cams else "demo"
 
 
-def _parse_resolution(text: str | None) -> tuple[int, int] | None:
-    text = (text or "").strip().lower()
-    if not text:
-        return None
-    w, sep, h = text.partition("x")
-    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
-        raise InputError(f"--resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
-    from .limits import check_input_size
-
-    check_input_size(int(w), int(h), f"--resolution {text}")
-    return int(w), int(h)
-
-
 def _validate(args: argparse.Namespace, catalog: StyleCatalog | None = None) -> None:
     """Every check of the command line that needs no Qt: run before Qt starts, so a bad argument
     is one line and exit 2 even where the window could not open."""
@@ -120,7 +106,7 @@ def _validate(args: argparse.Namespace, catalog: StyleCatalog | None = None) -> 
         raise InputError("--quit-after must be ≥ 0 seconds")
     if args.fps is not None and args.fps <= 0:
         raise InputError("--fps must be positive")
-    _parse_resolution(args.resolution)
+    parse_resolution(args.resolution)
     if args.screenshot:
         from .files import check_output
 
@@ -233,7 +219,7 @@ def build_window(args: argparse.Namespace, qsettings: Any,
 
     resolution = args.resolution if args.resolution is not None else store.get("source/resolution")
     try:
-        res = _parse_resolution(resolution)
+        res = parse_resolution(resolution)
     except InputError:
         res, resolution = None, ""
     spec = args.source or startup_source_spec(store.get("source/kind"), store.get("source/camera_name"))

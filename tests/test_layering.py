@@ -117,7 +117,7 @@ def _modules_under(pkg: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("pkg", [*QT_FREE, "cartoon_cam.app", "cartoon_cam.cli"])
+@pytest.mark.parametrize("pkg", [*QT_FREE, "cartoon_cam.app", "cartoon_cam.cli", "cartoon_cam.settings"])
 def test_qt_free_packages_import_no_qt(pkg: str) -> None:
     """Import every module of ``pkg`` in a fresh interpreter; PySide6 must not be loaded (this
     also catches a dynamic import at import time)."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ONNX_EXTRA, InputError, module_installed
+from ..settings import resolution_arg
 
 if TYPE_CHECKING:
     from ..core.pipeline import Pipeline
@@ -37,14 +38,6 @@ NAME = "bench"
 HELP = "measure inference speed (ms/frame, fps, GFLOP/s, share of the CPU peak) per style, backend and size"
 
 
-def _wh(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
-    return w, h
-
-
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", action="append", dest="styles", metavar="STYLE",
                    help="style id or model file (repeatable; default: every listed style)")
@@ -54,7 +47,7 @@ def register(p: argparse.ArgumentParser) -> None:
                         "style; openvino-bf16: OpenVINO in bfloat16, on CPUs that have it)")
     p.add_argument("--size", action="append", dest="sizes", type=int, metavar="N",
                    help="inference long side in pixels (repeatable; default: 256, 640 and 1280)")
-    p.add_argument("--input", type=_wh, default=(1280, 720), metavar="WxH", help="camera frame size (default 1280x720)")
+    p.add_argument("--input", type=resolution_arg, default=(1280, 720), metavar="WxH", help="camera frame size (default 1280x720)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--seconds", type=float, default=2.0, help="time budget per case (default 2 s)")
     p.add_argument("--min-frames", type=int, default=3, help="at least this many timed frames per case")

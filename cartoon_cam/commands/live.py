@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..files import check_output
+from ..settings import resolution_arg
 
 if TYPE_CHECKING:
     from ..inference.catalog import StyleCatalog
@@ -38,16 +39,6 @@ EPILOG = (f"Limits: {describe_limits()}. Exit status: 0 ok; 2 usage or input err
           "opened); 1 runtime failure or a requested output that got nothing; 130 Ctrl-C.")
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FPS_REFRESH_S = 0.5  # how often the virtual camera's send rate follows the source's frame rate
-
-
-def _wxh(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size {text} out of range (16..8192)")
-    return w, h
 
 
 def _positive(text: str) -> float:
@@ -70,7 +61,7 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="style id (see `styles list`) or a model file (default: the window's default, "
                         "the best built-in this machine runs in real time)")
     add_backend_args(p)
-    p.add_argument("--resolution", type=_wxh, default=None, metavar="WxH",
+    p.add_argument("--resolution", type=resolution_arg, default=None, metavar="WxH",
                    help="capture size to ask the camera (or the demo) for")
     p.add_argument("--fps", type=_positive, default=None, help="capture frame rate to ask for")
     p.add_argument("--mirror", action="store_true",
@@ -85,7 +76,7 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="outputs show original | cartoon instead of the cartoon alone")
     p.add_argument("--virtual-camera", action="store_true",
                    help="send to a virtual camera (needs the 'vcam' extra and a driver)")
-    p.add_argument("--vcam-size", type=_wxh, default=(1280, 720), metavar="WxH",
+    p.add_argument("--vcam-size", type=resolution_arg, default=(1280, 720), metavar="WxH",
                    help="virtual camera size, letterboxed (default: 1280x720)")
     p.add_argument("--vcam-mirror", action="store_true", help="mirror the virtual camera picture")
     p.add_argument("--snapshot-every", type=_positive, default=None, metavar="S",

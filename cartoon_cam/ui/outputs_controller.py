@@ -48,28 +48,14 @@ from ..outputs.recorder import Recorder
 from ..outputs.snapshot import SnapshotWriter
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
+from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, parse_resolution, validate_output
 from .qt_compat import emit
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0  # closing the window: all the outputs together
 _LAYOUT_LABELS = {"cartoon": "Cartoon", "original": "Original", "side_by_side": "Side by side"}
-DEFAULTS: dict[str, Any] = {
-    "snapshot_format": "png",
-    "snapshot_layout": "cartoon",
-    "record_layout": "cartoon",
-    "record_audio": False,
-    "vcam_layout": "cartoon",
-    "vcam_mirror": False,
-    "vcam_size": "1280x720",
-}
-_ALLOWED: dict[str, tuple[str, ...]] = {
-    "snapshot_format": ("png", "jpeg"),
-    "snapshot_layout": ("cartoon", "original", "side_by_side"),
-    "record_layout": ("cartoon", "side_by_side"),
-    "vcam_layout": ("cartoon", "side_by_side"),
-    "vcam_size": ("640x360", "1280x720", "1920x1080"),
-}
+DEFAULTS = OUTPUT_DEFAULTS  # the schema's (cartoon_cam.settings)
 
 
 def _clock(seconds: float) -> str:
@@ -121,13 +107,7 @@ class OutputsController(QObject):
 
     # ------------------------------------------------------------------ settings
     def _get(self, key: str) -> Any:
-        default = DEFAULTS.get(key)
-        value = self.settings.value(f"outputs/{key}", default)
-        if isinstance(default, bool):
-            return value in (True, "true", "1", 1)
-        if key in _ALLOWED and value not in _ALLOWED[key]:
-            return default  # hand-edited or from another version: ignore
-        return value if value not in (None, "") else default
+        return validate_output(key, self.settings.value(f"outputs/{key}", DEFAULTS.get(key)))
 
     def _set(self, key: str, value: Any) -> None:
         self.settings.setValue(f"outputs/{key}", value)
@@ -231,7 +211,7 @@ class OutputsController(QObject):
         mirror.setCheckable(True)
         mirror.setChecked(bool(self._get("vcam_mirror")))
         mirror.toggled.connect(self._on_vcam_mirror_toggled)
-        self._choice(m, "Virtual camera size", "vcam_size", {s: s for s in _ALLOWED["vcam_size"]})
+        self._choice(m, "Virtual camera size", "vcam_size", {s: s for s in OUTPUT_CHOICES["vcam_size"]})
         return m
 
     @Slot()
@@ -361,7 +341,7 @@ class OutputsController(QObject):
     def set_virtual_camera(self, on: bool) -> None:
         """Turn the virtual camera on or off (V)."""
         if on and self.virtual_camera is None:
-            w, h = (int(v) for v in str(self._get("vcam_size")).split("x"))
+            w, h = parse_resolution(str(self._get("vcam_size"))) or (1280, 720)
             vc = VirtualCamera(width=w, height=h, fps=self.pipeline.source_fps,
                                layout=self._get("vcam_layout"), mirror=bool(self._get("vcam_mirror")),
                                camera_factory=self._camera_factory, on_event=self._post_event)
