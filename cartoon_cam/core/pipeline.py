@@ -130,10 +130,10 @@ def style_key(style: StyleRef) -> str:
 
 
 def style_text(style: StyleRef) -> str:
-    """``style`` as events and :attr:`Pipeline.requested_style` users compare it: the id or path
-    as given (a loaded style file: its path, else its id)."""
+    """``style`` as events name it and :attr:`Pipeline.requested_style` users compare it: the id
+    or path as given (a loaded style file: its id)."""
     if isinstance(style, StyleFile):
-        return str(style.path) if style.path is not None else style.id
+        return style.id
     return str(style)
 
 
