@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared" / "models"
 
 from cartoon_cam.commands.bench import camera_frame, machine  # noqa: E402
+from cartoon_cam.errors import first_line  # noqa: E402
 from cartoon_cam.inference.backends import create_backend  # noqa: E402
 from cartoon_cam.inference.catalog import StyleCatalog  # noqa: E402
 from cartoon_cam.inference.cpu import cpu_info, measured_peak_gflops  # noqa: E402
@@ -112,7 +113,7 @@ def main() -> int:
         try:
             _add(label, style, kind, precision)
         except Exception as e:  # noqa: BLE001 - a runtime that can't run a case is a result too
-            failed[label] = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+            failed[label] = first_line(e)[:120]
 
     def _add(label: str, style: object, kind: str, precision: str) -> None:
         if kind == "openvino" and precision != "fp32":

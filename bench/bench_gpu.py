@@ -35,6 +35,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cartoon_cam.errors import first_line  # noqa: E402
 from cartoon_cam.inference.backends.torch_backend import TorchBackend, Uint8Wrapper  # noqa: E402
 from cartoon_cam.inference.flops import torch_flops  # noqa: E402
 from cartoon_cam.inference.registry import arch_info, create_model  # noqa: E402
@@ -226,7 +227,7 @@ def bench_network(b: Bench, model: str, style: StyleFile, dev: torch.device, siz
                       note=f"setup {setup:.1f} s")
             except Exception as e:  # noqa: BLE001 - a mode that fails is a result, not the end of the run
                 b.add(model=model, what="network", mode=mode, size=f"{w}x{h}", precision=prec,
-                      note=f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}")
+                      note=f"failed: {type(e).__name__}: {first_line(e, '')[:160]}")
     backend.close()
 
 
@@ -269,7 +270,7 @@ def bench_end_to_end(b: Bench, model: str, style: StyleFile, dev: torch.device, 
                       ms=ms, flops=flops, note=f"pinned buffers, side streams; mean |diff| vs process {diff:.3f}")
             except Exception as e:  # noqa: BLE001
                 b.add(model=model, what="end-to-end", mode=mode, size=f"{w}x{h}",
-                      note=f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}")
+                      note=f"failed: {type(e).__name__}: {first_line(e, '')[:160]}")
     backend.close()
 
 

@@ -40,10 +40,11 @@ def make_results(w: int, h: int, n: int):
     from cartoon_cam.core.frames import Frame, ResultFrame
     from cartoon_cam.core.sources import DemoSource
     from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.catalog import load_style
 
     src = DemoSource(w, h, fps=30)
     src.open()
-    backend = create_backend("classic")
+    backend = create_backend(load_style("classic"))
     try:
         pics = [src.render(i * 3) for i in range(n)]
         cartoons = [backend.process(p) for p in pics]

@@ -4,8 +4,8 @@
 the window. Precedence: command line > saved settings > defaults; on a first run the first camera
 is used, or the demo scene when there is none (and whenever the chosen camera cannot be opened).
 
-This module imports no Qt at import time (the CLI imports it to add its options for every
-command); PySide6 is imported inside :func:`main` / :func:`build_window`.
+This module imports no Qt at all (the CLI imports it to add its options for every command); the
+Qt event loop lives in :mod:`cartoon_cam.ui.launch`, which :func:`main` hands the built window to.
 """
 
 from __future__ import annotations
@@ -13,32 +13,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import paths
 from .errors import (
     CartoonCamError,
     InputError,
     MissingExtraError,
     StyleError,
-    needs_torch,
-    torch_installed,
 )
+from .settings import VIEW_MODES, parse_resolution
 
 if TYPE_CHECKING:
-    from PySide6.QtCore import QSettings
-
     from .core.pipeline import Pipeline
     from .inference.catalog import StyleCatalog
     from .ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-VIEW_MODES = ("side_by_side", "split", "cartoon")  # the same as cartoon_cam.ui.preview_widget.MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,20 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_style(style: str, catalog: StyleCatalog) -> str:
-    """``style`` if it names a catalog style or an existing file; ``StyleError`` otherwise
-    (``MissingExtraError`` for a PyTorch style or model file when PyTorch is not installed)."""
-    p = Path(style).expanduser()
-    if p.suffix and (p.exists() or "/" in style or "\\" in style):
-        if not p.is_file():
-            raise StyleError(f"--style {style!r}: no such file")
-        if p.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin", ".npz", ".safetensors") and not torch_installed():
-            raise needs_torch(f"--style {p.name}")
-        return str(p)
-    ids = catalog.ids()
-    if style not in ids:
-        catalog.entry(style)  # raises: MissingExtraError for a style this installation cannot run
-        raise StyleError(f"unknown style {style!r} (available: {', '.join(ids) or 'none'})")
-    return style
+    """``style`` if it names a catalog style or an existing file (:meth:`StyleCatalog.check`)."""
+    return catalog.check(style)
 
 
 def startup_source_spec(kind: str, camera_name: str) -> str:
@@ -114,20 +94,7 @@ def startup_source_spec(kind: str, camera_name: str) -> str:
     return f"camera:{cams[0].name}" if cams else "demo"
 
 
-def _parse_resolution(text: str | None) -> tuple[int, int] | None:
-    text = (text or "").strip().lower()
-    if not text:
-        return None
-    w, sep, h = text.partition("x")
-    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
-        raise InputError(f"--resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
-    from .limits import check_input_size
-
-    check_input_size(int(w), int(h), f"--resolution {text}")
-    return int(w), int(h)
-
-
-def _validate(args: argparse.Namespace) -> None:
+def _validate(args: argparse.Namespace, catalog: StyleCatalog | None = None) -> None:
     """Every check of the command line that needs no Qt: run before Qt starts, so a bad argument
     is one line and exit 2 even where the window could not open."""
     from .limits import check_inference_size
@@ -139,7 +106,7 @@ def _validate(args: argparse.Namespace) -> None:
         raise InputError("--quit-after must be ≥ 0 seconds")
     if args.fps is not None and args.fps <= 0:
         raise InputError("--fps must be positive")
-    _parse_resolution(args.resolution)
+    parse_resolution(args.resolution)
     if args.screenshot:
         from .files import check_output
 
@@ -148,9 +115,11 @@ def _validate(args: argparse.Namespace) -> None:
         if not parent.is_dir():
             raise InputError(f"--screenshot: folder {parent} does not exist")
     if getattr(args, "style", None):
-        from .inference.catalog import StyleCatalog
+        if catalog is None:
+            from .inference.catalog import StyleCatalog
 
-        check_style(args.style, StyleCatalog())
+            catalog = StyleCatalog()
+        check_style(args.style, catalog)
     if getattr(args, "source", None):
         from .core.sources import open_source
 
@@ -221,8 +190,12 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
 # ---------------------------------------------------------------------------- construction
 
 
-def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWindow, Pipeline]:
-    """Build the source, the pipeline (not started) and the window, wired together."""
+def build_window(args: argparse.Namespace, qsettings: Any,
+                 catalog: StyleCatalog | None = None) -> tuple[MainWindow, Pipeline]:
+    """Build the source, the pipeline (not started) and the window, wired together
+    (``qsettings``: a ``QSettings`` from :func:`cartoon_cam.ui.app_settings.open_qsettings`).
+    ``catalog``: the one style catalog the window and the pipeline's loader share (built here
+    when not given)."""
     from .core.pipeline import Pipeline
     from .core.sources import open_source
     from .inference.catalog import StyleCatalog
@@ -230,7 +203,7 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
     from .ui.main_window import MainWindow
 
     store = AppSettings(qsettings)
-    catalog = StyleCatalog()
+    catalog = catalog if catalog is not None else StyleCatalog()
     extra: list[str] = []
     if getattr(args, "style", None):
         style = check_style(args.style, catalog)
@@ -246,7 +219,7 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
 
     resolution = args.resolution if args.resolution is not None else store.get("source/resolution")
     try:
-        res = _parse_resolution(resolution)
+        res = parse_resolution(resolution)
     except InputError:
         res, resolution = None, ""
     spec = args.source or startup_source_spec(store.get("source/kind"), store.get("source/camera_name"))
@@ -255,7 +228,7 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
     source = open_source(spec, width=res[0] if res else None, height=res[1] if res else None, fps=args.fps)
 
     pipeline = Pipeline(
-        source, style,
+        source, style, load=catalog.resolve,
         backend=args.backend or store.get("inference/backend"),
         device=args.device or store.get("inference/device"),
         size=args.size if args.size is not None else store.inference_size(),
@@ -266,19 +239,6 @@ def build_window(args: argparse.Namespace, qsettings: QSettings) -> tuple[MainWi
     if args.view:
         window.set_view_mode(args.view)
     return window, pipeline
-
-
-def _finish(window: MainWindow, screenshot: str | None, app: Any) -> None:
-    code = 0
-    if screenshot:
-        path = Path(screenshot).expanduser()
-        if window.grab().save(str(path)):
-            print(f"screenshot saved: {path}")
-        else:
-            print(f"cartoon-cam: error: cannot write the screenshot {path}", file=sys.stderr)
-            code = 1
-    window.close()
-    app.exit(code)
 
 
 _T_IMPORT = time.perf_counter()
@@ -298,77 +258,16 @@ def seconds_since_launch() -> float:
 
 def main(args: argparse.Namespace) -> int:
     """Open the window; returns the exit status."""
-    _validate(args)  # before Qt: a bad argument is exit 2 even where Qt could not start
+    from .inference.catalog import StyleCatalog
+
+    catalog = StyleCatalog()  # the one catalog: checked here, listed by the window, loaded from by the pipeline
+    _validate(args, catalog)  # before Qt: a bad argument is exit 2 even where Qt could not start
     problem = display_problem()
     if problem:
         print(f"cartoon-cam: error: {problem}", file=sys.stderr)
         return 1
     try:
-        from PySide6.QtCore import QCoreApplication, QEvent, QTimer
-        from PySide6.QtWidgets import QApplication
+        from .ui.launch import run_window
     except ImportError as e:
         raise CartoonCamError(f"the window needs PySide6 ({e}); headless use: cartoon-cam live") from None
-    from .ui import (
-        qt_compat,  # first: guards None/True/False against PySide6 6.12.0's refcount bugs
-    )
-    from .ui.app_settings import APPLICATION, ORGANIZATION, open_qsettings
-
-    log.info("PySide6 work-arounds: emit drops True %s, void calls drop None %s, singletons protected %s",
-             qt_compat.EMIT_DROPS_TRUE, qt_compat.VOID_DROPS_NONE, qt_compat.SINGLETONS_PROTECTED)
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("cartoon_cam")
-    app.setDesktopFileName("cartoon-cam")  # Wayland app id / X11 WM class = the .desktop entry
-    icon = paths.resources_dir() / "icons" / "cartoon_cam.png"
-    if icon.is_file():
-        from PySide6.QtGui import QIcon
-
-        app.setWindowIcon(QIcon(str(icon)))
-    qsettings = open_qsettings(args.settings)
-    window, pipeline = build_window(args, qsettings)
-
-    # ---- outputs (snapshot / record / virtual camera) hook in here, after construction: ----
-    from .ui.outputs_controller import OutputsController
-
-    outputs = OutputsController(window, pipeline, qsettings)  # lives as long as main()
-
-    scripted = args.quit_after is not None or args.screenshot
-    if scripted or args.debug:
-        def _first_frame(_result: object) -> None:
-            window.result_displayed.disconnect(_first_frame)
-            print(f"first cartoon frame shown {seconds_since_launch():.2f} s after launch", flush=True)
-
-        window.result_displayed.connect(_first_frame)
-
-    pipeline.start()
-    if args.fullscreen:
-        window.fullscreen_action.setChecked(True)
-    else:
-        window.show()
-
-    quit_after = args.quit_after if args.quit_after is not None else (3.0 if args.screenshot else None)
-    if quit_after is not None:
-        QTimer.singleShot(int(quit_after * 1000), lambda: _finish(window, args.screenshot, app))
-
-    # Ctrl+C in the terminal closes the window cleanly (Python handles signals between Qt events).
-    signal.signal(signal.SIGINT, lambda *_: window.close())
-    tick = QTimer()
-    tick.timeout.connect(lambda: None)
-    tick.start(250)
-    try:
-        code = app.exec()
-    finally:
-        tick.stop()
-        pipeline.stop()
-        if not pipeline.join(timeout=10.0):  # the window is gone; let a long model run finish
-            log.warning("pipeline threads did not finish: %s", ", ".join(pipeline.threads_alive()))
-        outputs.shutdown()  # done already when the window closed; idempotent
-        if not outputs.wait_finished(timeout=120.0):  # a recording is never cut off at exit
-            log.warning("a recording was still being finalised after 120 s")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        # closing the last window posted a Quit; drop it so a later event loop in this process
-        # (tests run main() in-process) is not ended by it
-        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
-    return int(code)
+    return run_window(args, lambda a, q: build_window(a, q, catalog), seconds_since_launch)

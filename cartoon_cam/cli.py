@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import CartoonCamError
+from .errors import CartoonCamError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         mod.register(sp)
         _add_verbosity_everywhere(sp)
         sp.set_defaults(_run=mod.run)
+    from .completion import add_completion_command
+
+    add_completion_command(sub, build_parser)  # here, not in commands/: it needs the whole parser
+    _add_verbosity_everywhere(sub.choices["completion"])
     return p
 
 
@@ -145,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .logs import FILE_ONLY, log_file
 
         log.error("unexpected error", exc_info=True, extra=FILE_ONLY)
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        first = first_line(e, "")[:200]
         print(f"cartoon-cam: error: unexpected {type(e).__name__}{': ' + first if first else ''} "
               f"(details in {log_file()})", file=sys.stderr)
         return EXIT_FAIL

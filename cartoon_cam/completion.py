@@ -88,7 +88,7 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
 
 def add_completion_command(sub: argparse._SubParsersAction, build_parser) -> None:  # noqa: ANN001, SLF001
     """Add a ``completion SHELL`` subcommand that prints the script for ``build_parser()``."""
-    help_text = "print a shell completion script (bash, zsh or fish)"
+    help_text = "print a shell completion script (bash, zsh or fish) generated from the command line parser"
     sp = sub.add_parser("completion", help=help_text, description=help_text,
                         epilog=__doc__.split("Install", 1)[1].split("\n", 1)[1] if __doc__ else None,
                         formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -23,14 +23,22 @@ class OutputError(CartoonCamError):
     """An output cannot be written (permissions, disk full, bad path)."""
 
 
+def first_line(what: object, empty: str | None = None) -> str:
+    """The first line of an exception's message (or of a text), stripped. A message that is empty
+    gives ``empty`` when it is given, else the exception's class name ("" for an empty text)."""
+    text = str(what).strip()
+    if text:
+        return text.splitlines()[0]
+    if empty is not None:
+        return empty
+    return type(what).__name__ if isinstance(what, BaseException) else ""
+
+
 def brief(what: object, limit: int = 160) -> str:
     """The first line of an exception's message (or of a text), at most ``limit`` characters, cut
     at a word boundary with "…" — never mid-word. An exception without a message gives its class
     name."""
-    text = str(what).strip()
-    if not text and isinstance(what, BaseException):
-        text = type(what).__name__
-    text = " ".join(text.splitlines()[0].split()) if text else ""
+    text = " ".join(first_line(what).split())
     if len(text) <= limit:
         return text
     cut = text[:limit]

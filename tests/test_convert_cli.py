@@ -234,12 +234,13 @@ def first_frame_times(path: Path) -> tuple[list[float], float]:
 ])
 def test_video_keeps_audio_video_offset(tmp_path: Path, suffix: str, acodec: str, vstart: float, astart: float,
                                         audio: str) -> None:
-    from cartoon_cam.convert import convert_video
     from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.catalog import load_style
+    from cartoon_cam.media.convert import convert_video
 
     src = make_offset_video(tmp_path / f"in{suffix}", vstart, astart, acodec)
     v_in, a_in = first_frame_times(src)
-    with create_backend("classic") as b:
+    with create_backend(load_style("classic")) as b:
         res = convert_video(b, src, tmp_path / "out.mp4")
     assert (res.frames, res.audio) == (12, audio)
     v_out, a_out = first_frame_times(tmp_path / "out.mp4")
@@ -332,7 +333,7 @@ def upright(img: np.ndarray, orientation: int) -> np.ndarray:
 @pytest.mark.parametrize("orientation", [3, 6])
 @pytest.mark.parametrize("gray", [False, True])
 def test_jpeg_exif_orientation_is_applied(tmp_path: Path, orientation: int, gray: bool) -> None:
-    from cartoon_cam.convert import read_image
+    from cartoon_cam.media.convert import read_image
 
     rgb = probe_frame(40, 64)
     stored = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -352,7 +353,7 @@ def test_jpeg_exif_orientation_is_applied(tmp_path: Path, orientation: int, gray
 def test_png_with_alpha_and_exif_orientation_turns_both(tmp_path: Path) -> None:
     import zlib
 
-    from cartoon_cam.convert import read_image
+    from cartoon_cam.media.convert import read_image
 
     rgb = probe_frame(40, 64)
     alpha = np.tile(np.arange(64, dtype=np.uint8) * 4, (40, 1))
@@ -428,7 +429,7 @@ def test_convert_keeps_icc_and_exif_and_writes_upright(tmp_path: Path, suffix: s
 def test_read_image_matches_an_exif_turn_and_keeps_metadata(tmp_path: Path) -> None:
     from PIL import ExifTags, Image
 
-    from cartoon_cam.convert import load_image
+    from cartoon_cam.media.convert import load_image
 
     src = tmp_path / "photo.jpg"
     _photo_with_metadata(src, orientation=6)
@@ -446,7 +447,7 @@ def test_a_non_rgb_icc_profile_is_not_carried_over(tmp_path: Path) -> None:
     """A CMYK JPEG's profile does not describe the RGB pixels written: it is dropped."""
     from PIL import Image
 
-    from cartoon_cam.convert import encode_image, load_image
+    from cartoon_cam.media.convert import encode_image, load_image
 
     fake_cmyk_icc = bytes(16) + b"CMYK" + bytes(108)
     Image.new("CMYK", (16, 8), (0, 0, 0, 0)).save(tmp_path / "c.jpg", icc_profile=fake_cmyk_icc)
@@ -460,7 +461,7 @@ def test_a_non_rgb_icc_profile_is_not_carried_over(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 @pytest.mark.parametrize("gray", [False, True])
 def test_16_bit_pictures_are_scaled_to_8_bit(tmp_path: Path, suffix: str, gray: bool) -> None:
-    from cartoon_cam.convert import read_image
+    from cartoon_cam.media.convert import read_image
 
     g = (np.arange(12 * 16, dtype=np.uint16).reshape(12, 16) * 300)
     stored = g if gray else np.dstack([g, g // 2, g // 3])  # BGR for OpenCV
@@ -473,7 +474,7 @@ def test_16_bit_pictures_are_scaled_to_8_bit(tmp_path: Path, suffix: str, gray: 
 def test_palette_png_with_transparency_keeps_its_alpha(tmp_path: Path) -> None:
     from PIL import Image
 
-    from cartoon_cam.convert import read_image
+    from cartoon_cam.media.convert import read_image
 
     im = Image.new("P", (8, 4), 0)
     im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)

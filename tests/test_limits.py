@@ -57,6 +57,7 @@ def test_the_pipeline_and_every_backend_refuse_an_oversized_inference() -> None:
     from cartoon_cam.core.pipeline import Pipeline
     from cartoon_cam.core.sources import DemoSource
     from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.catalog import load_style
 
     with pytest.raises(ValueError, match="2048"):
         Pipeline(DemoSource(64, 48), "classic", size=99999)
@@ -65,8 +66,8 @@ def test_the_pipeline_and_every_backend_refuse_an_oversized_inference() -> None:
         p.set_size(8192)
     p.stop()
     with pytest.raises(InputError, match="2048"):
-        create_backend("classic", size=8192)
-    b = create_backend("classic", size=256)
+        create_backend(load_style("classic"), size=8192)
+    b = create_backend(load_style("classic"), size=256)
     with pytest.raises(ValueError, match="2048"):
         b.size = 99999
     b.close()
@@ -90,7 +91,7 @@ def test_every_command_refuses_an_oversized_inference(tmp_path: Path, capsys, ar
 
 
 def test_a_huge_picture_is_refused_from_its_header(tmp_path: Path, monkeypatch, capsys) -> None:
-    from cartoon_cam import convert
+    from cartoon_cam.media import convert
 
     big = huge_png(tmp_path / "big.png")
 
@@ -117,7 +118,7 @@ def test_a_huge_picture_our_header_reader_misses_is_refused_by_pillow_header(
     before any pixel is decoded, and its decompression-bomb error is our one-sentence InputError."""
     from PIL import Image
 
-    from cartoon_cam import convert
+    from cartoon_cam.media import convert
 
     big = huge_png(tmp_path / "big.png", w, h)
     monkeypatch.setattr(limits, "image_header_size", lambda data: None)

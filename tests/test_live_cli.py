@@ -49,6 +49,20 @@ def test_duration_record_and_snapshots(tmp_path: Path, capsys) -> None:
     assert 2 <= len(list(snaps.glob("*.png"))) <= 3
 
 
+def test_live_loads_its_style_file_once(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The style checked before anything opens is the one the pipeline runs: not read twice."""
+    from cartoon_cam.inference import catalog
+
+    reads: list[str] = []
+    real = catalog.read_style
+    monkeypatch.setattr(catalog, "read_style", lambda p, *a, **k: reads.append(str(p)) or real(p, *a, **k))
+    rc = main(["live", "--source", "demo", "--style", "classic", "--duration", "2", "--stats-every", "0"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "Style 'classic'" in err  # it ran
+    assert [Path(r).name for r in reads] == ["classic.json"]
+
+
 @pytest.mark.skipif(bool(glob.glob("/dev/video*")), reason="a video device exists")
 def test_missing_virtual_camera_driver_is_reported_and_the_run_goes_on(tmp_path: Path, capsys) -> None:
     out = tmp_path / "v.mp4"

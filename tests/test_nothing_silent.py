@@ -255,6 +255,16 @@ def test_brief_cuts_at_word_boundaries() -> None:
     assert brief("short") == "short"
 
 
+def test_first_line_of_an_exception() -> None:
+    from cartoon_cam.errors import first_line
+
+    assert first_line(RuntimeError("  boom: bad shape\n  at line 3\n")) == "boom: bad shape"
+    assert first_line(ValueError()) == "ValueError"  # no message: the class name
+    assert first_line(ValueError(), "") == ""  # … unless the caller says what an empty one is
+    assert first_line("driver missing\ndetails") == "driver missing"
+    assert first_line("   ") == ""
+
+
 def test_the_unknown_keys_error_names_the_file(tmp_path: Path, capsys) -> None:
     import json
 

@@ -88,7 +88,7 @@ def test_the_app_modules_do_not_import_torch() -> None:
     leaves torch, onnx and safetensors unimported, even where they are installed."""
     code = (
         "import sys\n"
-        "import cartoon_cam.app, cartoon_cam.cli, cartoon_cam.convert, cartoon_cam.selftest\n"
+        "import cartoon_cam.app, cartoon_cam.cli, cartoon_cam.media.convert, cartoon_cam.selftest\n"
         "import cartoon_cam.ui.main_window, cartoon_cam.inference.backends, cartoon_cam.inference.registry\n"
         "import cartoon_cam.inference.importers, cartoon_cam.inference.export, cartoon_cam.inference.flops\n"
         "from cartoon_cam import commands\n"

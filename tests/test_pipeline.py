@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cartoon_cam.core.frames import ResultFrame
-from cartoon_cam.core.pipeline import Pipeline, PipelineEvent, style_key
+from cartoon_cam.core.pipeline import EventKind, Pipeline, PipelineEvent, style_key
 from cartoon_cam.core.sources import ScriptedSource, frame_number
 from cartoon_cam.inference.style import StyleManifest, write_json_style
 
@@ -272,6 +272,23 @@ def test_source_failing_to_open_is_reported_and_retried() -> None:
     assert rec.kinds().count("source_failed") == 1
     wait_until(lambda: len(rec.results) > 2)
     p.stop()
+    # structured: the kind is an EventKind, the cause and "it keeps trying" are fields, not text to parse
+    failed = next(e for e in rec.events if e.kind == "source_failed")
+    assert failed.kind is EventKind.SOURCE_FAILED and failed.retrying
+    assert failed.reason and "Retrying" not in failed.reason and failed.reason in failed.message
+    lost_or_opened = [e for e in rec.events if e.kind is EventKind.SOURCE_RECOVERED]
+    assert len(lost_or_opened) == 1 and not lost_or_opened[0].retrying
+
+
+def test_a_failed_style_says_why_and_what_runs_instead(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json", encoding="utf-8")
+    p, rec = _started(ScriptedSource(16, 16, fps=200), bad)
+    wait_until(lambda: rec.count("style_changed") == 1, what="the fallback")
+    p.stop()
+    ev = next(e for e in rec.events if e.kind is EventKind.STYLE_FAILED)
+    assert ev.style == str(bad) and ev.fallback == "classic" and ev.reason
+    assert ev.reason in ev.message
 
 
 def test_set_source_switches_between_frames() -> None:
@@ -352,3 +369,26 @@ def test_stop_cancels_a_heavy_frame_within_a_second() -> None:
     assert time.perf_counter() - t0 < 5.0
     assert p.threads_alive() == []
     assert rec.results == []  # the cancelled frame is not published
+
+
+def test_the_pipeline_loads_ids_with_the_loader_it_is_given_and_runs_a_loaded_style_as_is(tmp_path: Path) -> None:
+    """Issue 15: one resolver, passed in. An id goes through ``load``; a StyleFile is not loaded again."""
+    from cartoon_cam.inference.catalog import StyleCatalog
+
+    cat = StyleCatalog(user_dir=tmp_path / "user")
+    asked: list[object] = []
+
+    def load(ref: object):  # noqa: ANN202
+        asked.append(ref)
+        return cat.resolve(ref)  # type: ignore[arg-type]
+
+    bold = cat.resolve(_bold_style(tmp_path))
+    p, rec = _started(ScriptedSource(32, 24, fps=200), bold, load=load)
+    wait_until(lambda: any(r.style_id == "classic_bold" for r in rec.results), what="the loaded style")
+    assert asked == []  # given loaded: run as is
+    assert p.requested_style is bold
+    assert [e.style for e in rec.events if e.kind == "style_changed"] == ["classic_bold"]
+    p.set_style("classic")
+    wait_until(lambda: p.style_id == "classic", what="the switch")
+    p.stop()
+    assert asked == ["classic"]

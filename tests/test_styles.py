@@ -146,6 +146,33 @@ def test_default_style_choice(tmp_path: Path) -> None:
     assert cat.default_style_id(gpu=False) == "hayao_lite"
 
 
+def test_create_backend_takes_a_loaded_style_only() -> None:
+    """Ids and paths are resolved by the caller's catalog, never inside the backend factory."""
+    with pytest.raises(TypeError, match="StyleFile"):
+        create_backend("classic")  # type: ignore[arg-type]
+
+
+def test_entries_read_each_manifest_once_and_see_a_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cartoon_cam.inference import catalog as catalog_mod
+
+    reads: list[Path] = []
+    real = catalog_mod.read_manifest
+    monkeypatch.setattr(catalog_mod, "read_manifest", lambda p: reads.append(Path(p)) or real(p))
+    cat = StyleCatalog(user_dir=tmp_path / "user")
+    first = cat.ids()
+    n = len(reads)
+    assert n >= len(first) > 0
+    for _ in range(5):  # a style switch asks for the list: nothing is read again
+        assert cat.ids() == first
+    assert len(reads) == n
+    m = StyleManifest(id="my_classic", name="Mine", arch="classic", tier="classic", size_multiple=1)
+    write_json_style((tmp_path / "user").mkdir() or tmp_path / "user" / "my_classic.json", m)
+    assert cat.ids() == [*first, "my_classic"]  # a new file is seen …
+    assert len(reads) == n + 1  # … and only it is read
+    (tmp_path / "user" / "my_classic.json").unlink()
+    assert cat.ids() == first
+
+
 def test_resolve_by_id_and_path(tmp_path: Path) -> None:
     assert load_style("classic").manifest.arch == "classic"
     p = lite_style(tmp_path)

@@ -30,7 +30,7 @@ from .config import apply_preset as _apply_preset
 from .config import resolve as _resolve
 from .config import validate as _validate
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 log = logging.getLogger("training")
 
 
@@ -357,11 +357,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             results["grid"] = str(args.grid)
     elif args.speed:
         from cartoon_cam.inference.backends import create_backend
+        from cartoon_cam.inference.catalog import load_style
 
         from .evaluate import time_backend
 
         w, h = (int(v) for v in args.speed.lower().split("x"))
-        with create_backend(style, backend=args.backend, device=args.device) as b:
+        with create_backend(load_style(style), backend=args.backend, device=args.device) as b:
             results.update(backend=b.describe(), **time_backend(b.process, h, w, runs=args.runs))
     if args.inception is not None:
         style_dir = args.style_images

@@ -21,21 +21,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ONNX_EXTRA, InputError, module_installed
+from ..settings import resolution_arg
+
+if TYPE_CHECKING:
+    from ..core.pipeline import Pipeline
+    from ..inference.backends import Backend
+    from ..inference.catalog import StyleCatalog
+    from ..inference.style import StyleFile
 
 NAME = "bench"
 HELP = "measure inference speed (ms/frame, fps, GFLOP/s, share of the CPU peak) per style, backend and size"
-
-
-def _wh(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
-    return w, h
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def register(p: argparse.ArgumentParser) -> None:
                         "style; openvino-bf16: OpenVINO in bfloat16, on CPUs that have it)")
     p.add_argument("--size", action="append", dest="sizes", type=int, metavar="N",
                    help="inference long side in pixels (repeatable; default: 256, 640 and 1280)")
-    p.add_argument("--input", type=_wh, default=(1280, 720), metavar="WxH", help="camera frame size (default 1280x720)")
+    p.add_argument("--input", type=resolution_arg, default=(1280, 720), metavar="WxH", help="camera frame size (default 1280x720)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--seconds", type=float, default=2.0, help="time budget per case (default 2 s)")
     p.add_argument("--min-frames", type=int, default=3, help="at least this many timed frames per case")
@@ -125,38 +125,38 @@ def camera_frame(w: int, h: int) -> np.ndarray:
     return np.ascontiguousarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def _make_backend(style: object, kind: str, size: int, device: str, threads: int | None) -> object:
+def _make_backend(style: StyleFile, kind: str, size: int, device: str, threads: int | None) -> Backend:
     from ..inference.backends import create_backend
 
     if kind == "openvino-bf16":
         from ..inference.backends.openvino_backend import OpenVinoBackend
 
-        return OpenVinoBackend(style, device=device, size=size, threads=threads, precision="bf16")  # type: ignore[arg-type]
-    return create_backend(style, backend=kind if kind != "classic" else "auto", device=device,  # type: ignore[arg-type]
+        return OpenVinoBackend(style, device=device, size=size, threads=threads, precision="bf16")
+    return create_backend(style, backend=kind if kind != "classic" else "auto", device=device,
                           size=size, threads=threads)
 
 
-def bench_case(style: object, kind: str, size: int, frame: np.ndarray, device: str, seconds: float,
+def bench_case(style: StyleFile, kind: str, size: int, frame: np.ndarray, device: str, seconds: float,
                min_frames: int, threads: int | None = None, peak: float | None = None) -> Row:
     from ..inference.backends.base import pad, resize
     from ..inference.flops import style_flops
 
     b = _make_backend(style, kind, size, device, threads)
     try:
-        p = b.plan(*frame.shape[:2])  # type: ignore[attr-defined]
+        p = b.plan(*frame.shape[:2])
         padded = np.ascontiguousarray(pad(resize(frame, p.iw, p.ih), p.ph, p.pw))
-        fn = b.network_fn(padded)  # type: ignore[attr-defined]
-        model_ms = _time(fn, seconds / 2, min_frames) if b.name != "classic" else None  # type: ignore[attr-defined]
-        e2e_ms = _time(lambda: b.process(frame), seconds, min_frames)  # type: ignore[attr-defined]
+        fn = b.network_fn(padded)
+        model_ms = _time(fn, seconds / 2, min_frames) if b.name != "classic" else None
+        e2e_ms = _time(lambda: b.process(frame), seconds, min_frames)
         try:
-            fl = style_flops(style, padded.shape[0], padded.shape[1])  # type: ignore[arg-type]
+            fl = style_flops(style, padded.shape[0], padded.shape[1])
         except ImportError:  # FLOP counting needs torch / onnx: the timing stands without it
             fl = None
-        name = b.name + ("-auto" if kind == "auto" else "")  # type: ignore[attr-defined]
-        return Row(style.id, name, b.device, b.precision, f"{padded.shape[1]}x{padded.shape[0]}",  # type: ignore[attr-defined]
+        name = b.name + ("-auto" if kind == "auto" else "")
+        return Row(style.id, name, b.device, b.precision, f"{padded.shape[1]}x{padded.shape[0]}",
                    None if fl is None else fl / 1e9, model_ms, e2e_ms, peak)
     finally:
-        b.close()  # type: ignore[attr-defined]
+        b.close()
 
 
 def format_table(rows: list[Row], markdown: bool) -> str:
@@ -194,10 +194,10 @@ def machine(threads: int | None = None) -> str:
     try:
         import torch
     except ImportError:  # an install without the torch extra: ONNX Runtime's view of the machine
-        from ..inference.backends import _ort_gpu
+        from ..inference.backends import ort_gpu_available
 
         versions.append("torch not installed")
-        if _ort_gpu():
+        if ort_gpu_available():
             gpu = "ONNX Runtime GPU provider"
     else:
         if torch.cuda.is_available():
@@ -206,13 +206,13 @@ def machine(threads: int | None = None) -> str:
             f"threads {threads or 'runtime default'}")
 
 
-def _kinds(st: object, wanted: list[str] | None) -> list[str]:
+def _kinds(st: StyleFile, wanted: list[str] | None) -> list[str]:
     """The backend kinds to bench for style ``st``: ``wanted`` (or every installed one) that can run it."""
     from ..inference.backends import openvino_installed
 
-    if st.manifest.arch == "classic":  # type: ignore[attr-defined]
+    if st.manifest.arch == "classic":
         return ["classic"]
-    graph_only = st.tensors is None  # type: ignore[attr-defined]
+    graph_only = st.tensors is None
     ov = openvino_installed()
     default = [k for k in ("torch", "onnx", "openvino") if not (k == "torch" and graph_only)
                and not (k == "openvino" and not ov)]
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     cat = StyleCatalog()
     styles = [cat.resolve(s) for s in (args.styles or cat.ids())]
     if args.pipeline:
-        return run_pipeline(args, styles)
+        return run_pipeline(args, styles, cat)
     sizes = args.sizes or [256, 640, 1280]
     if any(s < 16 for s in sizes):
         raise InputError("sizes must be at least 16 pixels")
@@ -269,19 +269,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _auto_line(st: object, size: int, device: str, threads: int | None) -> str:
+def _auto_line(st: StyleFile, size: int, device: str, threads: int | None) -> str:
     from ..inference.backends import create_backend
 
-    b = create_backend(st, backend="auto", device=device, size=size, threads=threads)  # type: ignore[arg-type]
+    b = create_backend(st, backend="auto", device=device, size=size, threads=threads)
     try:
         how = b.choice.describe() if b.choice is not None else "the only runtime installed"
-        return f"auto runs {st.id} at size {size} on {b.describe()}: {how}"  # type: ignore[attr-defined]
+        return f"auto runs {st.id} at size {size} on {b.describe()}: {how}"
     finally:
         b.close()
 
 
-def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
-    """``--pipeline``: each style (x backend) in the live pipeline, headless, for ``--seconds``."""
+def run_pipeline(args: argparse.Namespace, styles: list[StyleFile], cat: StyleCatalog) -> int:
+    """``--pipeline``: each style (x backend) in the live pipeline, headless, for ``--seconds``
+    (the styles loaded already; ``cat`` loads any other the pipeline is asked for)."""
     from ..core.pipeline import Pipeline
     from ..core.sources import DemoSource
 
@@ -293,7 +294,7 @@ def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
             "latency p95 ms", "inference ms", "dropped", "CPU (cores)")
     rows = []
     for st in styles:
-        kinds = ["auto"] if st.manifest.arch == "classic" else (args.backends or ["auto"])  # type: ignore[attr-defined]
+        kinds = ["auto"] if st.manifest.arch == "classic" else (args.backends or ["auto"])
         for kind in kinds:
             for size in (args.sizes or [None]):
                 if args.source:
@@ -302,7 +303,7 @@ def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
                     src = open_source(args.source)
                 else:
                     src = DemoSource(w, h, args.fps)
-                p = Pipeline(src, st.path if getattr(st, "path", None) else st.id, backend=kind,  # type: ignore[attr-defined]
+                p = Pipeline(src, st, load=cat.resolve, backend=kind,
                              size=size, threads=args.threads)
                 rec = None
                 if args.encode:
@@ -323,32 +324,32 @@ def run_pipeline(args: argparse.Namespace, styles: list[object]) -> int:
                         import shutil
 
                         shutil.rmtree(tmpdir, ignore_errors=True)
-                rows.append((st.id, res["backend"] or kind, str(args.threads or "default"),  # type: ignore[attr-defined]
+                rows.append((st.id, res["backend"] or kind, str(args.threads or "default"),
                              "H.264" if args.encode else "-",
                              str(size or "style's"), f"{res['capture_fps']:.1f}", f"{res['cartoon_fps']:.1f}",
                              f"{res['p50']:.0f}", f"{res['p95']:.0f}", f"{res['inference_ms']:.1f}",
                              str(res["dropped"]), f"{res['cpu_cores']:.2f}"))
-                print(f"measured {st.id} / {rows[-1][1]}: {res['cartoon_fps']:.1f} fps", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
+                print(f"measured {st.id} / {rows[-1][1]}: {res['cartoon_fps']:.1f} fps", file=sys.stderr, flush=True)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
     print("\n".join(lines))
     return 0
 
 
-def measure_pipeline(p: object, seconds: float, settle: float = 1.0, timeout: float = 120.0) -> dict[str, object]:
+def measure_pipeline(p: Pipeline, seconds: float, settle: float = 1.0, timeout: float = 120.0) -> dict[str, object]:
     """Wait for the first cartoon, let the pipeline settle, then measure it for ``seconds``:
     capture / cartoon fps, capture → ready latency p50/p95 (ms), inference ms, drops, and the
     process's CPU time over wall time (in cores: 2.0 = two cores busy)."""
     deadline = time.perf_counter() + timeout
-    while p.latest_result() is None or p.stats().loading_style:  # type: ignore[attr-defined]
+    while p.latest_result() is None or p.stats().loading_style:
         if time.perf_counter() > deadline:
             raise TimeoutError("the pipeline produced no cartoon in time")
         time.sleep(0.02)
     time.sleep(settle)
-    p.reset_latency()  # type: ignore[attr-defined]
-    s0 = p.stats()  # type: ignore[attr-defined]
+    p.reset_latency()
+    s0 = p.stats()
     c0, w0 = time.process_time(), time.perf_counter()
     time.sleep(seconds)
-    s1 = p.stats()  # type: ignore[attr-defined]
+    s1 = p.stats()
     c1, w1 = time.process_time(), time.perf_counter()
     dt = w1 - w0
     return {"capture_fps": (s1.frames_captured - s0.frames_captured) / dt,

@@ -38,9 +38,9 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..convert import PARTIAL_KEPT, collect_inputs, plan_outputs, run_batch
     from ..inference.backends import create_backend
-    from ..inference.catalog import load_style
+    from ..inference.catalog import StyleCatalog
+    from ..media.convert import PARTIAL_KEPT, collect_inputs, plan_outputs, run_batch
 
     files, problems = collect_inputs(args.inputs, recursive=args.recursive)
     for path, why in problems:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             if not getattr(args, "quiet", False):
                 print(f"nothing to do: all {skipped} output(s) exist (--skip-existing)")
             return 0
-    style = load_style(args.style)
+    style = StyleCatalog().resolve(args.style)
     backend = create_backend(style, backend=args.backend, device=args.device, size=args.size)
     show = not getattr(args, "quiet", False) and sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="file", disable=not show, file=sys.stderr, dynamic_ncols=True)

@@ -22,9 +22,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..files import check_output
+from ..settings import resolution_arg
+
+if TYPE_CHECKING:
+    from ..inference.catalog import StyleCatalog
+    from ..inference.style import StyleFile
 from ..limits import describe_limits
 from ._common import add_backend_args
 
@@ -34,16 +40,6 @@ EPILOG = (f"Limits: {describe_limits()}. Exit status: 0 ok; 2 usage or input err
           "opened); 1 runtime failure or a requested output that got nothing; 130 Ctrl-C.")
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FPS_REFRESH_S = 0.5  # how often the virtual camera's send rate follows the source's frame rate
-
-
-def _wxh(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size {text} out of range (16..8192)")
-    return w, h
 
 
 def _positive(text: str) -> float:
@@ -66,7 +62,7 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="style id (see `styles list`) or a model file (default: the window's default, "
                         "the best built-in this machine runs in real time)")
     add_backend_args(p)
-    p.add_argument("--resolution", type=_wxh, default=None, metavar="WxH",
+    p.add_argument("--resolution", type=resolution_arg, default=None, metavar="WxH",
                    help="capture size to ask the camera (or the demo) for")
     p.add_argument("--fps", type=_positive, default=None, help="capture frame rate to ask for")
     p.add_argument("--mirror", action="store_true",
@@ -86,7 +82,7 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="outputs show original | cartoon instead of the cartoon alone")
     p.add_argument("--virtual-camera", action="store_true",
                    help="send to a virtual camera (needs the 'vcam' extra and a driver)")
-    p.add_argument("--vcam-size", type=_wxh, default=(1280, 720), metavar="WxH",
+    p.add_argument("--vcam-size", type=resolution_arg, default=(1280, 720), metavar="WxH",
                    help="virtual camera size, letterboxed (default: 1280x720)")
     p.add_argument("--vcam-mirror", action="store_true", help="mirror the virtual camera picture")
     p.add_argument("--snapshot-every", type=_positive, default=None, metavar="S",
@@ -114,26 +110,25 @@ def _source_file(spec: str) -> Path | None:
     return p if p.exists() else None
 
 
-def _choose_style(args: argparse.Namespace, say) -> str:
+def _choose_style(args: argparse.Namespace, say, catalog: StyleCatalog) -> str:
     """``--style``, or the window's default style (saying which)."""
     if args.style:
         return args.style
-    from ..inference.catalog import StyleCatalog
-
-    style = StyleCatalog().default_style_id()
+    style = catalog.default_style_id()
     say(f"style: {style} (the default on this machine; choose another with --style)")
     return style
 
 
-def _check_style_runs(style: str, args: argparse.Namespace) -> None:
-    """Build (and close) the backend once, so a style that cannot run on the requested
-    backend/device is a usage error (exit 2) before anything opens, never a silent fallback."""
+def _check_style_runs(style: str, args: argparse.Namespace, catalog: StyleCatalog) -> StyleFile:
+    """Load the style and build (and close) its backend once, so a style that cannot run on the
+    requested backend/device is a usage error (exit 2) before anything opens, never a silent
+    fallback. Returns the loaded style, which the pipeline then runs (it is not loaded twice)."""
     from ..inference.backends import create_backend
-    from ..inference.catalog import load_style
 
-    sf = load_style(style)  # an unknown style or a broken file fails here, with its reason
+    sf = catalog.resolve(style)  # an unknown style or a broken file fails here, with its reason
     b = create_backend(sf, backend=args.backend, device=args.device, size=args.size)
     b.close()
+    return sf
 
 
 def run(args: argparse.Namespace) -> int:
@@ -169,9 +164,11 @@ def run(args: argparse.Namespace) -> int:
     layout = "side_by_side" if args.side_by_side else "cartoon"
     w, h = args.resolution or (None, None)
     source = open_source(args.source, width=w, height=h, fps=args.fps, loop=args.loop)
+    from ..inference.catalog import StyleCatalog
+
+    catalog = StyleCatalog()
     try:
-        style = _choose_style(args, say)
-        _check_style_runs(style, args)
+        style = _check_style_runs(_choose_style(args, say, catalog), args, catalog)
     except BaseException:
         source.close()
         raise
@@ -211,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
             fail(EXIT_FAIL, "the stream failed")
             stop.set()
 
-    pipeline = Pipeline(source, style, backend=args.backend, device=args.device,
+    pipeline = Pipeline(source, style, load=catalog.resolve, backend=args.backend, device=args.device,
                         size=args.size, mirror=args.mirror, on_event=on_pipeline_event,
                         fallback_style=None)
     opts = OutputOptions(on_event=on_output_event, fps=source.fps, layout=layout,

@@ -28,12 +28,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import cv2
 
-from ..errors import InputError
-from ..inference.backends.base import RunCancelled
+from ..errors import InputError, first_line
+from ..inference.backends.base import Backend, RunCancelled
+from ..inference.catalog import StyleCatalog, StyleLoader
+from ..inference.catalog import style_key as _catalog_style_key
+from ..inference.style import StyleFile
 from ..limits import check_inference_size
 from .frames import Frame, ResultFrame
 from .sources.base import FrameSource, SourceEnded
@@ -41,11 +45,27 @@ from .stats import LatencyWindow, RateMeter
 
 log = logging.getLogger(__name__)
 
-EVENT_KINDS = (
-    "style_changed", "style_failed", "style_loading",
-    "source_opened", "source_lost", "source_recovered", "source_failed", "source_ended",
-    "error",
-)
+class EventKind(str, Enum):
+    """What a :class:`PipelineEvent` is about. A ``str`` enum: ``ev.kind == "error"`` holds and
+    ``f"{ev.kind}"`` is the plain name."""
+
+    STYLE_CHANGED = "style_changed"  # ``style`` runs now
+    STYLE_FAILED = "style_failed"  # ``style`` could not be loaded (``reason``); ``fallback``: what runs
+    STYLE_LOADING = "style_loading"  # ``style`` is being loaded
+    SOURCE_OPENED = "source_opened"
+    SOURCE_LOST = "source_lost"  # ``reason``; ``retrying`` is True (it reconnects)
+    SOURCE_RECOVERED = "source_recovered"
+    SOURCE_FAILED = "source_failed"  # could not open (``reason``); ``retrying``: it keeps trying
+    SOURCE_ENDED = "source_ended"  # a file or image source reached its end
+    ERROR = "error"  # a frame or an output failed (``reason``)
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+EVENT_KINDS = tuple(k.value for k in EventKind)
 SOURCE_STATES = ("starting", "live", "reconnecting", "failed", "ended", "stopped")
 FALLBACK_STYLE = "classic"
 _ERROR_REPEAT_S = 5.0
@@ -53,13 +73,19 @@ _ERROR_REPEAT_S = 5.0
 
 @dataclass(frozen=True)
 class PipelineEvent:
-    """Something the user should hear about. ``kind`` is one of :data:`EVENT_KINDS`; ``message`` is
-    a complete, user-facing sentence; for ``style_*`` events ``style`` is the style concerned, as it
-    was passed to :meth:`Pipeline.set_style` (``str()`` of it)."""
+    """Something the user should hear about. ``kind`` is an :class:`EventKind`; ``message`` is a
+    complete, user-facing sentence (for a log or a banner, never to be parsed); the typed fields
+    say the rest: for ``style_*`` events ``style`` is the style concerned, as it was passed to
+    :meth:`Pipeline.set_style` (:func:`style_text` of it); ``reason`` is the cause of a failure (one
+    sentence); ``retrying`` is True while the pipeline keeps trying (a source that failed or was
+    lost); ``fallback`` is what runs instead after a ``style_failed`` ("" for pass-through)."""
 
-    kind: str
+    kind: EventKind
     message: str
     style: str = ""
+    reason: str = ""
+    retrying: bool = False
+    fallback: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,17 +117,48 @@ class PipelineStats:
     loading_style: str = ""  # style being loaded, if any
 
 
-BackendKey = tuple[str, str, str]
+BackendKey = tuple[str, str, str]  # (style key, backend choice, device choice)
+#: A style as the pipeline is asked for it: an id, a path, or a style file loaded already.
+StyleRef = str | Path | StyleFile
 
 
-def style_key(style: str | Path) -> str:
-    """A stable cache key: the resolved path for files, the id otherwise."""
-    if isinstance(style, Path) or Path(str(style)).exists():
-        try:
-            return str(Path(style).expanduser().resolve())
-        except OSError:
-            return str(style)
+def style_key(style: StyleRef) -> str:
+    """A stable cache key: the resolved path for files, the id otherwise (the catalog's rule)."""
+    if isinstance(style, StyleFile):
+        return _catalog_style_key(style.path) if style.path is not None else style.id
+    return _catalog_style_key(style)
+
+
+def style_text(style: StyleRef) -> str:
+    """``style`` as events name it and :attr:`Pipeline.requested_style` users compare it: the id
+    or path as given (a loaded style file: its id)."""
+    if isinstance(style, StyleFile):
+        return style.id
     return str(style)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What the inference thread asks the style-loader thread to build (newest request wins)."""
+
+    token: int  # the style request it answers (:meth:`Pipeline.set_style` counts them)
+    key: BackendKey
+    style: StyleRef
+    backend: str
+    device: str
+    size: int | None
+    shape: tuple[int, int]  # the frame size to warm up at
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The loader's answer: a warmed backend, or why none could be built."""
+
+    token: int
+    key: BackendKey
+    style: StyleRef
+    backend: Backend | None
+    error: BaseException | None = None
 
 
 def lower_thread_priority(nice: int) -> None:
@@ -124,7 +181,10 @@ def lower_thread_priority(nice: int) -> None:
 class Pipeline:
     """Capture → inference → newest result, with live style/size/mirror/source changes.
 
-    ``style`` is a style id or a style/model file path. ``backend``/``device`` are passed to
+    ``style`` is a style id, a style/model file path, or a :class:`StyleFile` loaded already; ids
+    and paths are loaded with ``load`` (the composition root's catalog's
+    :meth:`~cartoon_cam.inference.catalog.StyleCatalog.resolve`; ``None``: a catalog over the
+    standard folders). ``backend``/``device`` are passed to
     :func:`cartoon_cam.inference.backends.create_backend`; ``size`` is the inference long side
     (``None``: the style's recommendation), within :mod:`cartoon_cam.limits` (``ValueError``
     otherwise). ``on_event`` is called on pipeline threads. ``fallback_style``: what to run when the
@@ -133,7 +193,8 @@ class Pipeline:
     the inference runtime's threads (``None``: :func:`.threads.live_inference_threads`).
     """
 
-    def __init__(self, source: FrameSource, style: str | Path, *, backend: str = "auto",
+    def __init__(self, source: FrameSource, style: StyleRef, *, load: StyleLoader | None = None,
+                 backend: str = "auto",
                  device: str = "auto", size: int | None = None, mirror: bool = False,
                  on_event: Callable[[PipelineEvent], None] | None = None,
                  strength: float = 1.0, cache_size: int = 3,
@@ -146,6 +207,7 @@ class Pipeline:
 
             threads = live_inference_threads()
         self.threads = threads  # inference threads for the styles loaded from now on
+        self._load: StyleLoader = load if load is not None else StyleCatalog().resolve
         self.fallback_style = fallback_style
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # mailbox + commands for the inference thread
@@ -163,20 +225,20 @@ class Pipeline:
         self._latest_result: ResultFrame | None = None
         # style + backend
         self._style_token = 0
-        self._wanted: str | Path = style
+        self._wanted: StyleRef = style
         self._backend_choice = backend
         self._device_choice = device
         self._size = size
         self._strength = float(strength)
-        self._loaded: list[tuple[int, BackendKey, str | Path, object]] = []
-        self._load_request: tuple | None = None
+        self._loaded: list[Loaded] = []
+        self._load_request: LoadRequest | None = None
         self._loading = ""
         self._current_style_id = ""
         self._current_describe = ""
-        self._running_backend: object | None = None  # the backend inside process(), for cancel()
-        self._warming_backend: object | None = None  # the backend the loader is warming up
+        self._running_backend: Backend | None = None  # the backend inside process(), for cancel()
+        self._warming_backend: Backend | None = None  # the backend the loader is warming up
         self._passthrough = False
-        self._running_style: str | Path = style
+        self._running_style: StyleRef = style
         self.cache_size = max(1, int(cache_size))
         # listeners and sinks
         self._listeners: list[Callable[[PipelineEvent], None]] = [on_event] if on_event else []
@@ -234,7 +296,7 @@ class Pipeline:
         with self._loader_cond:
             self._loader_cond.notify_all()
         for busy in (self._running_backend, self._warming_backend):
-            if busy is not None and hasattr(busy, "cancel"):
+            if busy is not None:
                 busy.cancel()  # a heavy style's frame can take seconds on a CPU
         deadline = time.perf_counter() + timeout
         for t in self._threads:
@@ -303,8 +365,8 @@ class Pipeline:
             self._listeners = [f for f in self._listeners if f != fn]
 
     # ------------------------------------------------------------------ controls (non-blocking)
-    def set_style(self, style: str | Path) -> None:
-        """Switch to ``style`` (id or path): loaded and warmed off the hot path, swapped between two
+    def set_style(self, style: StyleRef) -> None:
+        """Switch to ``style`` (id, path or loaded style file): loaded and warmed off the hot path, swapped between two
         frames. On failure the old style keeps running and a ``style_failed`` event says why."""
         with self._cond:
             self._wanted = style
@@ -375,7 +437,7 @@ class Pipeline:
         return self._strength
 
     @property
-    def requested_style(self) -> str | Path:
+    def requested_style(self) -> StyleRef:
         """The style last asked for (by :meth:`set_style`, or the fallback after a failure)."""
         return self._wanted
 
@@ -432,8 +494,9 @@ class Pipeline:
         )
 
     # ------------------------------------------------------------------ internals
-    def _emit(self, kind: str, message: str, style: str | Path = "") -> None:
-        ev = PipelineEvent(kind, message, str(style))
+    def _emit(self, kind: EventKind, message: str, style: StyleRef = "", *, reason: str = "",
+              retrying: bool = False, fallback: str = "") -> None:
+        ev = PipelineEvent(EventKind(kind), message, style_text(style), reason, retrying, fallback)
         log.info("pipeline event %s: %s", kind, message)
         for fn in list(self._listeners):
             try:
@@ -448,7 +511,7 @@ class Pipeline:
             return
         self._last_error[message] = now
         log.error("%s", message)
-        self._emit("error", message)
+        self._emit(EventKind.ERROR, message, reason=message)
 
     def _stopping(self) -> bool:
         return self._stop_event.is_set()
@@ -488,7 +551,8 @@ class Pipeline:
                             continue
                         if first_attempt:
                             self._source_state = "failed"
-                            self._emit("source_failed", f"{_sentence(e, cap=True)} Retrying…")
+                            reason = _sentence(e, cap=True)
+                            self._emit(EventKind.SOURCE_FAILED, f"{reason} Retrying…", reason=reason, retrying=True)
                         first_attempt = False
                         failing = True
                         self._wait_capture(delay)
@@ -499,16 +563,16 @@ class Pipeline:
                     self._source_state = "live"
                     if failing:
                         failing = False
-                        self._emit("source_recovered", f"{src.describe()} is back.")
+                        self._emit(EventKind.SOURCE_RECOVERED, f"{src.describe()} is back.")
                     else:
-                        self._emit("source_opened", src.describe())
+                        self._emit(EventKind.SOURCE_OPENED, src.describe())
                 try:
                     img = src.read()
                 except SourceEnded as e:
                     src.close()
                     opened, ended = False, True
                     self._source_state = "ended"
-                    self._emit("source_ended", _sentence(e, cap=True))
+                    self._emit(EventKind.SOURCE_ENDED, _sentence(e, cap=True))
                     continue
                 except Exception as e:
                     if self._stopping() or self._next_source is not None:
@@ -517,7 +581,8 @@ class Pipeline:
                     opened, failing = False, True
                     self._source_state = "reconnecting"
                     what = "Camera lost" if src.kind == "camera" else f"{src.name} lost"
-                    self._emit("source_lost", f"{what} — reconnecting… ({_sentence(e, end='')})")
+                    self._emit(EventKind.SOURCE_LOST, f"{what} — reconnecting… ({_sentence(e, end='')})",
+                               reason=_sentence(e, cap=True), retrying=True)
                     self._wait_capture(delay)
                     delay = min(delay * 2, self._reconnect_delay[1])
                     continue
@@ -538,7 +603,7 @@ class Pipeline:
         except Exception as e:  # a bug: report, never hang the app
             log.exception("capture thread crashed")
             self._source_state = "failed"
-            self._emit("error", f"Capture stopped: {_sentence(e, end='')}.")
+            self._emit(EventKind.ERROR, f"Capture stopped: {_sentence(e, end='')}.", reason=_sentence(e, cap=True))
         finally:
             src.close()
             with self._lock:  # a switch asked for but not picked up before stop()
@@ -558,48 +623,47 @@ class Pipeline:
                 if self._stopping():
                     return
                 req, self._load_request = self._load_request, None
-            token, key, style, backend_choice, device_choice, size, shape = req
-            self._loading = str(style)
-            result: object
+            self._loading = style_text(req.style)
             try:
-                b = create_backend(style, backend=backend_choice, device=device_choice, size=size,
+                sf = req.style if isinstance(req.style, StyleFile) else self._load(req.style)
+                b = create_backend(sf, backend=req.backend, device=req.device, size=req.size,
                                    threads=self.threads)
                 self._warming_backend = b
                 try:
-                    b.warmup(*shape)
+                    b.warmup(*req.shape)
                 except BaseException:
                     b.close()
                     raise
                 finally:
                     self._warming_backend = None
-                result = b
+                result = Loaded(req.token, req.key, req.style, b)
             except Exception as e:
-                log.debug("loading style %s failed", style, exc_info=True)
-                result = e
+                log.debug("loading style %s failed", style_text(req.style), exc_info=True)
+                result = Loaded(req.token, req.key, req.style, None, e)
             finally:
                 self._loading = ""
             with self._cond:
                 if self._stopping():
-                    if hasattr(result, "close"):
-                        result.close()  # type: ignore[union-attr]
+                    if result.backend is not None:
+                        result.backend.close()
                     return
-                self._loaded.append((token, key, style, result))
+                self._loaded.append(result)
                 self._cond.notify_all()
 
-    def _request_load(self, token: int, key: BackendKey, style: str | Path, backend_choice: str,
+    def _request_load(self, token: int, key: BackendKey, style: StyleRef, backend_choice: str,
                       device_choice: str) -> None:
         f = self._latest_frame
         shape = (f.image.shape[0], f.image.shape[1]) if f is not None else (256, 256)
         with self._loader_cond:
-            self._load_request = (token, key, style, backend_choice, device_choice, self._size, shape)
-            self._loading = str(style)
+            self._load_request = LoadRequest(token, key, style, backend_choice, device_choice, self._size, shape)
+            self._loading = style_text(style)
             self._loader_cond.notify_all()
 
     # -- inference thread ----------------------------------------------------------------------------
     def _inference_loop(self) -> None:
         lower_thread_priority(self._worker_nice)
-        cache: OrderedDict[BackendKey, tuple[object, str | Path]] = OrderedDict()  # key → (backend, style)
-        backend = None
+        cache: OrderedDict[BackendKey, tuple[Backend, StyleRef]] = OrderedDict()  # key → (backend, style)
+        backend: Backend | None = None
         current_key: BackendKey | None = None
         handled = -1
 
@@ -608,19 +672,19 @@ class Pipeline:
                 if len(cache) <= self.cache_size:
                     break
                 if k != current_key:
-                    cache.pop(k)[0].close()  # type: ignore[attr-defined]
+                    cache.pop(k)[0].close()
 
-        def swap(key: BackendKey, b: object, style: str | Path) -> None:
+        def swap(key: BackendKey, b: Backend, style: StyleRef) -> None:
             nonlocal backend, current_key
             backend, current_key = b, key
             self._running_style = style
             self._passthrough = False
             cache[key] = (b, style)
             cache.move_to_end(key)
-            self._current_style_id = b.style_id  # type: ignore[attr-defined]
-            self._current_describe = b.describe()  # type: ignore[attr-defined]
+            self._current_style_id = b.style_id
+            self._current_describe = b.describe()
             evict()
-            self._emit("style_changed", f"Style {self._current_style_id!r} on {self._current_describe}.", style)
+            self._emit(EventKind.STYLE_CHANGED, f"Style {self._current_style_id!r} on {self._current_describe}.", style)
 
         try:
             while True:
@@ -640,15 +704,16 @@ class Pipeline:
                         frame, self._mailbox = self._mailbox, None
                 try:
                     # 1. styles that finished loading (a stale one is only cached)
-                    for tok, key, style, res in loaded:
-                        if hasattr(res, "process"):
-                            if tok == token:
-                                swap(key, res, style)
+                    for done in loaded:
+                        if done.backend is not None:
+                            if done.token == token:
+                                swap(done.key, done.backend, done.style)
                             else:
-                                cache[key] = (res, style)
+                                cache[done.key] = (done.backend, done.style)
                                 evict()
-                        elif tok == token:
-                            self._on_style_failed(key, style, res, backend is not None, current_key, tok)
+                        elif done.token == token:
+                            self._on_style_failed(done.key, done.style, done.error, backend is not None,
+                                                  current_key, done.token)
                     # 2. a new style request: from the cache at once, else via the loader
                     if token != handled:
                         handled = token
@@ -658,7 +723,7 @@ class Pipeline:
                         elif key in cache:
                             swap(key, cache[key][0], wanted)
                         else:
-                            self._emit("style_loading", f"Loading style {Path(str(wanted)).name}…", wanted)
+                            self._emit(EventKind.STYLE_LOADING, f"Loading style {Path(style_text(wanted)).name}…", wanted)
                             self._request_load(token, key, wanted, *choice)
                     # 3. the newest frame
                     if frame is not None:
@@ -668,15 +733,15 @@ class Pipeline:
                     self._report_error(f"Inference error: {_sentence(e, end='')}.")
         finally:
             with self._cond:
-                leftovers = [r for *_, r in self._loaded if hasattr(r, "close")]
+                leftovers = [done.backend for done in self._loaded if done.backend is not None]
                 self._loaded = []
             for b in [*(b for b, _ in cache.values()), *leftovers]:
                 try:
-                    b.close()  # type: ignore[attr-defined]
+                    b.close()
                 except Exception:
                     log.exception("closing a backend failed")
 
-    def _on_style_failed(self, key: BackendKey, style: str | Path, err: object, have_backend: bool,
+    def _on_style_failed(self, key: BackendKey, style: StyleRef, err: object, have_backend: bool,
                          running: BackendKey | None = None, token: int | None = None) -> None:
         """Keep the running style (and put the requested style and backend/device back to what
         runs, so the next change does not retry the failed choice); with none yet, fall back to
@@ -691,34 +756,37 @@ class Pipeline:
                     self._wanted = self._running_style
                     self._style_token += 1  # handled at once: the running key, nothing reloads
         if have_backend:
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.", style)
+            self._emit(EventKind.STYLE_FAILED, f"Style {name!r} could not be loaded ({msg}); keeping {self._current_style_id!r}.",
+                       style, reason=msg, fallback=self._current_style_id)
         elif self.fallback_style is not None and key[0] != self.fallback_style:
             fb = self.fallback_style
-            self._emit("style_failed", f"Style {name!r} could not be loaded ({msg}); using {fb!r}.", style)
+            self._emit(EventKind.STYLE_FAILED, f"Style {name!r} could not be loaded ({msg}); using {fb!r}.", style,
+                       reason=msg, fallback=fb)
             with self._cond:
                 self._wanted = fb
                 self._style_token += 1
         else:
-            self._emit("style_failed", f"No style could be loaded ({msg}); showing the original.", style)
+            self._emit(EventKind.STYLE_FAILED, f"No style could be loaded ({msg}); showing the original.", style,
+                       reason=msg)
             self._current_style_id = "none"
             self._current_describe = "pass-through"
             self._passthrough = True  # results are the original frames: display and outputs go on
 
-    def _process(self, frame: Frame, backend: object) -> None:
+    def _process(self, frame: Frame, backend: Backend | None) -> None:
         t0 = time.perf_counter()
         if backend is None:
             out = frame.image
             style_id = "none"
         else:
-            style_id = backend.style_id  # type: ignore[attr-defined]
+            style_id = backend.style_id
             size = self._size
             try:
-                if backend.size != size:  # type: ignore[attr-defined]
-                    backend.size = size  # type: ignore[attr-defined]
+                if backend.size != size:
+                    backend.size = size
                 self._running_backend = backend
                 if self._stopping():
                     return
-                out = backend.process(frame.image)  # type: ignore[attr-defined]
+                out = backend.process(frame.image)
             except RunCancelled:
                 return  # stop() cancelled it
             except Exception as e:
@@ -759,7 +827,7 @@ def _sentence(e: object, end: str = ".", cap: bool = False) -> str:
     """First line of an exception's message (class name when it has none), ending in ``end``;
     ``cap``: capitalised, to start a sentence — unless it starts with a file name or path, which
     keeps its own spelling (``photo.png`` is not ``Photo.png``)."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = first_line(e)
     text = text[:300]
     first = text.split(maxsplit=1)[0] if text.split() else ""
     if cap and not any(c in first for c in "./\\"):
@@ -769,5 +837,6 @@ def _sentence(e: object, end: str = ".", cap: bool = False) -> str:
     return text
 
 
-__all__ = ["EVENT_KINDS", "FALLBACK_STYLE", "SOURCE_STATES", "Pipeline", "PipelineEvent",
-           "PipelineStats", "lower_thread_priority", "style_key"]
+__all__ = ["EVENT_KINDS", "EventKind", "FALLBACK_STYLE", "SOURCE_STATES", "Pipeline", "PipelineEvent",
+           "PipelineStats", "LoadRequest", "Loaded", "StyleRef", "lower_thread_priority", "style_key",
+           "style_text"]

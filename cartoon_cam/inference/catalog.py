@@ -1,12 +1,18 @@
-"""The style catalog: built-in styles (``resources/styles``) plus the user's imported ones.
+"""The style catalog: built-in styles (``resources/styles``) plus the user's imported ones, and
+**the** rule that turns a style id or path into a :class:`StyleFile` (:meth:`StyleCatalog.resolve`).
 
-Listing reads manifests only (cheap); loading verifies the weights' checksum. Importing validates a
-model by running a probe frame *before* anything is written, then writes atomically.
+The composition root (:mod:`cartoon_cam.app`, each command) builds one :class:`StyleCatalog` and
+passes it (or its ``resolve``) to whoever needs styles: the window, the pipeline's loader. Nothing
+builds a catalog behind the caller's back. Listing reads manifests only and remembers them until a
+style folder changes; loading verifies the weights' checksum. Importing validates a model by
+running a probe frame *before* anything is written, then writes atomically.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,33 @@ from .style import (
 log = logging.getLogger(__name__)
 
 CLASSIC_ID = "classic"
+MODEL_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".npz", ".safetensors")  # files that may need PyTorch
+
+#: What the pipeline is given to load a style: an id or path in, a verified style file out
+#: (:meth:`StyleCatalog.resolve`; raises :class:`StyleError` / :class:`MissingExtraError`).
+StyleLoader = Callable[["str | Path"], StyleFile]
+
+
+def style_path(id_or_path: str | Path) -> Path | None:
+    """The file ``id_or_path`` names, or ``None`` when it is a style id. The one rule for "is this
+    a path": a ``Path``, or text with a suffix that exists or contains a path separator."""
+    if isinstance(id_or_path, Path):
+        return id_or_path.expanduser()
+    p = Path(id_or_path).expanduser()
+    if p.suffix and (p.exists() or "/" in id_or_path or "\\" in id_or_path):
+        return p
+    return None
+
+
+def style_key(id_or_path: str | Path) -> str:
+    """A stable key for a requested style: the resolved path for files, the id otherwise."""
+    p = style_path(id_or_path)
+    if p is None:
+        return str(id_or_path)
+    try:
+        return str(p.resolve())
+    except OSError:
+        return str(id_or_path)
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,37 @@ class StyleCatalog:
     def __init__(self, builtin_dir: Path | None = None, user_dir: Path | None = None) -> None:
         self.builtin_dir = Path(builtin_dir) if builtin_dir else paths.builtin_styles_dir()
         self.user_dir = Path(user_dir) if user_dir else paths.user_styles_dir()
+        # entries() is asked on every style switch: remembered until a style folder changes
+        self._entries: tuple[tuple[object, ...], list[StyleEntry]] | None = None
+        self._manifests: dict[tuple[str, int, int], StyleManifest] = {}  # (path, mtime_ns, size)
+
+    def _stamp(self) -> tuple[object, ...]:
+        """Changes when a file is added to, removed from, renamed in or rewritten in a style folder:
+        each folder's names with their size and mtime (one directory listing, no file is opened)."""
+        out: list[object] = []
+        for folder in (self.builtin_dir, self.user_dir):
+            try:
+                with os.scandir(folder) as it:
+                    out.append(tuple(sorted((d.name, d.stat().st_size, d.stat().st_mtime_ns) for d in it
+                                            if d.name.lower().endswith(STYLE_SUFFIXES))))
+            except OSError:
+                out.append(None)
+        out.append(torch_installed())  # which styles this installation can run
+        return tuple(out)
+
+    def _manifest(self, p: Path) -> StyleManifest:
+        """``read_manifest(p)``, remembered while the file's size and mtime stay the same."""
+        try:
+            st = p.stat()
+            key: tuple[str, int, int] | None = (str(p), st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        if key is not None and key in self._manifests:
+            return self._manifests[key]
+        m = read_manifest(p)
+        if key is not None:
+            self._manifests[key] = m
+        return m
 
     def _scan(self, folder: Path, builtin: bool, *, runnable_only: bool = True) -> list[StyleEntry]:
         """The styles in ``folder``. A broken file is skipped with a warning; so is (with
@@ -76,7 +140,7 @@ class StyleCatalog:
             if p.suffix.lower() not in STYLE_SUFFIXES or p.name.startswith("."):
                 continue
             try:
-                entry = StyleEntry(read_manifest(p), p, builtin)
+                entry = StyleEntry(self._manifest(p), p, builtin)
             except StyleError as e:
                 log.warning("skipping style file %s: %s", p, e)
                 continue
@@ -88,7 +152,12 @@ class StyleCatalog:
         return out
 
     def entries(self) -> list[StyleEntry]:
-        """All styles: built-ins first (in file order), then the user's, by id."""
+        """All styles: built-ins first (in file order), then the user's, by id. The folders are
+        listed again only when one of them changed (:meth:`_stamp`); :meth:`import_file` and
+        :meth:`remove` forget the list."""
+        stamp = self._stamp()
+        if self._entries is not None and self._entries[0] == stamp:
+            return list(self._entries[1])
         seen: dict[str, StyleEntry] = {}
         for e in self._scan(self.builtin_dir, True) + self._scan(self.user_dir, False):
             if e.id in seen:
@@ -96,7 +165,12 @@ class StyleCatalog:
                     log.warning("user style %s ignored: id %r is taken", e.path, e.id)
                 continue
             seen[e.id] = e
+        self._entries = (stamp, list(seen.values()))
         return list(seen.values())
+
+    def forget(self) -> None:
+        """Forget the remembered list (the next :meth:`entries` lists the folders again)."""
+        self._entries = None
 
     def ids(self) -> list[str]:
         return [e.id for e in self.entries()]
@@ -118,11 +192,29 @@ class StyleCatalog:
             raise StyleError(f"style file {sf.path} says its id is {sf.id!r}, not {style_id!r}")
         return sf
 
+    def check(self, id_or_path: str | Path) -> str:
+        """``id_or_path`` (as text) if it names a catalog style or an existing file, without loading
+        it; :class:`StyleError` otherwise (:class:`MissingExtraError` for a PyTorch style or model
+        file when PyTorch is not installed). Cheap: for checking a command line before anything opens."""
+        p = style_path(id_or_path)
+        if p is not None:
+            if not p.is_file():
+                raise StyleError(f"--style {str(id_or_path)!r}: no such file")
+            if p.suffix.lower() in MODEL_SUFFIXES and not torch_installed():
+                raise needs_torch(f"--style {p.name}")
+            return str(p)
+        style = str(id_or_path)
+        ids = self.ids()
+        if style not in ids:
+            self.entry(style)  # raises: MissingExtraError for a style this installation cannot run
+            raise StyleError(f"unknown style {style!r} (available: {', '.join(ids) or 'none'})")
+        return style
+
     def resolve(self, id_or_path: str | Path) -> StyleFile:
-        """A style id, a style file, or any supported model file (imported in memory)."""
-        p = Path(id_or_path)
-        text = str(id_or_path)
-        if p.suffix and (p.exists() or "/" in text or "\\" in text):
+        """A style id, a style file, or any supported model file (imported in memory), loaded and
+        verified: the one place an id or path becomes a :class:`StyleFile`."""
+        p = style_path(id_or_path)
+        if p is not None:
             if p.suffix.lower() in STYLE_SUFFIXES:
                 try:
                     return read_style(p)
@@ -130,7 +222,7 @@ class StyleCatalog:
                     if "no cartoon_cam manifest" not in str(e):
                         raise
             return import_model_file(p)
-        return self.get(text)
+        return self.get(str(id_or_path))
 
     # -- mutations ------------------------------------------------------------------------
     def import_file(self, path: str | Path, opts: ImportOptions | None = None, *,
@@ -172,6 +264,8 @@ class StyleCatalog:
                     e.path.unlink(missing_ok=True)
         except OSError as e:
             raise OutputError(f"cannot write to the style folder {self.user_dir} ({e.strerror or e})") from None
+        finally:
+            self.forget()
         return StyleEntry(read_manifest(dest), dest, False)
 
     def remove(self, style_id: str) -> Path:
@@ -186,6 +280,8 @@ class StyleCatalog:
             e.path.unlink()
         except OSError as err:
             raise OutputError(f"cannot remove {e.path} ({err.strerror or err})") from None
+        finally:
+            self.forget()
         return e.path
 
     def default_style_id(self, gpu: bool | None = None) -> str:
@@ -198,9 +294,9 @@ class StyleCatalog:
         if gpu is None:
             gpu = False
             if any(e.manifest.tier == "quality" for e in builtins):
-                from .backends import _ort_gpu, _torch_cuda
+                from .backends import gpu_available
 
-                gpu = _torch_cuda() or _ort_gpu()
+                gpu = gpu_available()
         for tier in (("quality", "lite") if gpu else ("lite",)):
             for e in builtins:
                 if e.manifest.tier == tier:
@@ -217,11 +313,8 @@ def unavailable_reason(manifest: StyleManifest) -> str:
     return ""
 
 
-def default_catalog() -> StyleCatalog:
-    """The catalog over the standard folders (cheap to build: nothing is read until asked)."""
-    return StyleCatalog()
-
-
 def load_style(id_or_path: str | Path) -> StyleFile:
-    """A style by id (built-in or imported) or by file path (style file or published model)."""
-    return default_catalog().resolve(id_or_path)
+    """A style by id (built-in or imported) or by file path (style file or published model),
+    through a catalog over the standard folders built for this one call. For scripts, training and
+    tests; the app and its commands resolve through the one catalog they built."""
+    return StyleCatalog().resolve(id_or_path)

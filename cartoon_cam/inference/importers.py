@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StyleError, brief, needs_torch, torch_installed
+from ..errors import StyleError, brief, first_line, needs_torch, torch_installed
 from .onnx_proto import ModelInfo, ProtoError, UnsupportedTensor, read_model
 from .style import META_KEY, StyleFile, StyleManifest, slugify, tensors_sha256
 
@@ -99,7 +99,7 @@ def _read_state_dict(path: Path) -> tuple[dict[str, np.ndarray], StyleManifest |
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise StyleError(f"{path.name}: refusing to load: the file contains objects other than "
                              f"tensors, which could run code ({brief(first)})") from None
         except Exception as e:

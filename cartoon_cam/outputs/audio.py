@@ -49,18 +49,6 @@ def _sounddevice():
     return sd
 
 
-def microphone_status() -> tuple[bool, str]:
-    """``(True, device name)`` when a microphone can be opened, else ``(False, reason)``."""
-    try:
-        sd = _sounddevice()
-        info = sd.query_devices(kind="input")
-    except OutputError as e:
-        return False, str(e)
-    except Exception as e:  # PortAudioError / ValueError: no default input device
-        return False, f"no microphone found ({e})"
-    return True, str(info.get("name", "microphone"))
-
-
 class MicrophoneSource:
     """The default input device through ``sounddevice`` (PortAudio)."""
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..core.frames import ResultFrame
-from ..errors import OutputError
+from ..errors import OutputError, first_line
 from .base import OutputStats
 from .compose import Letterbox, OutputEvent, check_layout, resize_to
 
@@ -78,7 +78,7 @@ def driver_help(system: str | None = None) -> str:
 
 def no_driver_message(reason: str = "", system: str | None = None) -> str:
     """The full user-facing message when no virtual camera can be opened."""
-    detail = f" ({reason.strip().splitlines()[0]})" if reason.strip() else ""
+    detail = f" ({first_line(reason)})" if reason.strip() else ""
     return f"No virtual camera is available{detail}. {driver_help(system)}"
 
 

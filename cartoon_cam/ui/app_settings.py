@@ -1,9 +1,9 @@
-"""The window's persisted settings: typed keys with defaults over one ``QSettings``.
+"""The window's persisted settings: the Qt-free schema (:mod:`cartoon_cam.settings`: keys,
+defaults, validation) stored in one ``QSettings``. This module is only the adapter.
 
-Keys are snake_case in groups (``source/``, ``style/``, ``view/``, ``inference/``, ``window/``);
 ``settings_version`` records the schema. Values come back with the default's type (INI files store
-strings). Unknown keys inside *these* groups are dropped on load; other groups (e.g. ``outputs/``,
-written by the outputs controller) are left alone. Cameras are remembered **by name**.
+strings). Unknown keys inside the schema's groups are dropped on load; other groups (e.g.
+``outputs/``, written by the outputs controller) are left alone. Cameras are remembered **by name**.
 
 Precedence when the app starts: command line > these settings > defaults.
 """
@@ -16,39 +16,22 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from ..settings import (  # re-exported: the schema lives in cartoon_cam.settings
+    DEFAULTS,
+    GROUPS,
+    QUALITY_PRESETS,
+    SCHEMA_VERSION,
+    VIEW_MODES,
+    inference_size,
+    parse_resolution,
+    quality_for_size,
+    validate,
+)
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 ORGANIZATION = "cartoon_cam"
 APPLICATION = "cartoon_cam"
-
-#: Inference quality presets: label, inference long side (None = the style's recommendation).
-QUALITY_PRESETS: dict[str, tuple[str, int | None]] = {
-    "auto": ("Auto (style default)", None),
-    "fast": ("Fast · 256 px", 256),
-    "balanced": ("Balanced · 384 px", 384),
-    "high": ("High · 512 px", 512),
-    "max": ("Max · 720 px", 720),
-}
-VIEW_MODES = ("side_by_side", "split", "cartoon")
-
-DEFAULTS: dict[str, Any] = {
-    "source/kind": "auto",  # auto (first camera, else demo) | camera | demo
-    "source/camera_name": "",
-    "source/resolution": "",  # "WxH" or "" (the device's default)
-    "style/id": "",  # a style id or a style file path; "" = the catalog's default
-    "view/mode": "side_by_side",
-    "view/strength": 1.0,
-    "view/mirror": False,
-    "view/divider": 0.5,
-    "inference/quality": "auto",
-    "inference/backend": "auto",
-    "inference/device": "auto",
-    "window/geometry": QByteArray(),
-    "window/state": QByteArray(),
-    "window/controls_visible": True,
-}
-_GROUPS = {k.split("/")[0] for k in DEFAULTS}
 
 
 def open_qsettings(path: str | Path | None = None) -> QSettings:
@@ -56,20 +39,6 @@ def open_qsettings(path: str | Path | None = None) -> QSettings:
     if path:
         return QSettings(str(path), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
-
-
-def _coerce(value: Any, default: Any) -> Any:
-    if isinstance(default, bool):
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
-    if isinstance(default, float):
-        return float(value)
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, QByteArray):
-        return value if isinstance(value, QByteArray) else QByteArray()
-    return "" if value is None else str(value)
 
 
 class AppSettings:
@@ -92,32 +61,18 @@ class AppSettings:
                 s.remove(k)
         for key in s.allKeys():
             group = key.split("/")[0]
-            if group in _GROUPS and key not in DEFAULTS:
+            if group in GROUPS and key not in DEFAULTS:
                 log.warning("dropping unknown setting %r", key)
                 s.remove(key)
         s.setValue("settings_version", SCHEMA_VERSION)
 
     def get(self, key: str) -> Any:
-        default = DEFAULTS[key]
+        """The value of ``key`` checked by the schema (:func:`cartoon_cam.settings.validate`);
+        the ``bytes`` keys (window geometry and state) come back as ``QByteArray``."""
         raw = self.qsettings.value(key)
-        if raw is None:
-            return default
-        try:
-            value = _coerce(raw, default)
-        except (TypeError, ValueError):
-            log.warning("setting %s=%r is invalid; using %r", key, raw, default)
-            return default
-        if key == "view/mode" and value not in VIEW_MODES:
-            return default
-        if key == "inference/quality" and value not in QUALITY_PRESETS:
-            from ..limits import MAX_INFERENCE_SIZE, MIN_INFERENCE_SIZE
-
-            if not str(value).isdigit() or not MIN_INFERENCE_SIZE <= int(value) <= MAX_INFERENCE_SIZE:
-                log.warning("setting %s=%r is outside the size limits; using %r", key, raw, default)
-                return default
-        if key in ("view/strength", "view/divider"):
-            value = min(max(value, 0.0), 1.0)
-        return value
+        if isinstance(DEFAULTS[key], bytes):
+            return raw if isinstance(raw, QByteArray) else QByteArray()
+        return validate(key, raw)
 
     def set(self, key: str, value: Any) -> None:
         if key not in DEFAULTS:
@@ -129,29 +84,11 @@ class AppSettings:
 
     # -- conveniences ---------------------------------------------------------------------------
     def inference_size(self) -> int | None:
-        q = self.get("inference/quality")
-        if q in QUALITY_PRESETS:
-            return QUALITY_PRESETS[q][1]
-        return int(q)
+        return inference_size(self.get("inference/quality"))
 
     def resolution(self) -> tuple[int, int] | None:
-        return parse_resolution(self.get("source/resolution"))
+        return parse_resolution(self.get("source/resolution"), "resolution")
 
 
-def parse_resolution(text: str) -> tuple[int, int] | None:
-    """``"1280x720"`` → (1280, 720); ``""`` → None; ``ValueError`` otherwise."""
-    text = (text or "").strip().lower()
-    if not text:
-        return None
-    w, sep, h = text.partition("x")
-    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
-        raise ValueError(f"resolution {text!r} is not WIDTHxHEIGHT")
-    return int(w), int(h)
-
-
-def quality_for_size(size: int | None) -> str:
-    """The preset key for an inference size (a bare number when it matches none)."""
-    for key, (_, s) in QUALITY_PRESETS.items():
-        if s == size:
-            return key
-    return str(size)
+__all__ = ["APPLICATION", "DEFAULTS", "ORGANIZATION", "QUALITY_PRESETS", "SCHEMA_VERSION", "VIEW_MODES",
+           "AppSettings", "open_qsettings", "parse_resolution", "quality_for_size"]

@@ -45,11 +45,3 @@ def scaled(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
         if rgb.shape[1] == w and rgb.shape[0] == h:
             return rgb
     return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def qimage_to_rgb(img: QImage) -> np.ndarray:
-    """A copy of ``img`` as uint8 RGB HxWx3 (for tests and thumbnails)."""
-    img = img.convertToFormat(QImage.Format.Format_RGB888)
-    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
-    buf = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)
-    return np.ascontiguousarray(buf[:, : w * 3].reshape(h, w, 3))

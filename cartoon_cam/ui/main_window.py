@@ -34,11 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.frames import Frame, ResultFrame
-from ..core.pipeline import Pipeline, PipelineEvent, lower_thread_priority
+from ..core.pipeline import EventKind, Pipeline, PipelineEvent, lower_thread_priority, style_text
 from ..core.sources import CameraInfo, FrameSource, list_cameras, open_source
 from ..core.stats import RateMeter
 from ..errors import CartoonCamError
-from ..inference.catalog import StyleCatalog
+from ..inference.catalog import StyleCatalog, StyleLoader
 from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
 from .banner_widget import BannerAreaWidget, BannerWidget
 from .controls_widget import ControlsWidget
@@ -272,13 +272,13 @@ class MainWindow(QMainWindow):
     def reload_styles(self, extra: list[str] | tuple[str, ...] = ()) -> None:
         """Refill the style list from the catalog (plus ``extra`` paths) and render thumbnails."""
         extra = [*extra]
-        req = str(self.pipeline.requested_style)
+        req = style_text(self.pipeline.requested_style)
         if req not in {e.id for e in self.catalog.entries()} and req not in extra:
             extra.append(req)
         self.style_picker.set_choices(style_choices(self.catalog, extra))
         self.style_picker.select_key(req)
         for c in self.style_picker.needs_thumbnail():
-            self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp),
+            self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp, self.catalog.resolve),
                                lambda img, c=c: self.style_picker.set_thumbnail(c.key, img),
                                lambda e, c=c: log.info("no thumbnail for %s: %s", c.key, e))
 
@@ -452,33 +452,33 @@ class MainWindow(QMainWindow):
     def _handle_pipeline_event(self, ev: PipelineEvent) -> None:
         kind, msg = ev.kind, ev.message
         src = self.pipeline.source
-        if kind == "source_opened":
+        if kind == EventKind.SOURCE_OPENED:
             self.banners.dismiss("source")
             self.controls.set_granted(src.describe())
             if src.kind == "camera":  # opened by index: now we know its name
                 if self.settings.get("source/kind") == "camera":
                     self.settings.set("source/camera_name", src.name)
                 self.controls.set_current_source(source_spec_of(src))
-        elif kind == "source_failed":
+        elif kind == EventKind.SOURCE_FAILED:
             if src.kind == "camera" and self.pipeline.source_state == "failed":
                 spec = source_spec_of(src)
                 self.set_source_spec("demo", remember=False)
-                reason = msg.removesuffix(" Retrying…")
+                reason = ev.reason
                 self.show_banner(f"{reason} Showing the demo scene instead.", "warning", "Retry camera",
                                  lambda: self.set_source_spec(spec), key="camera_fallback")
             else:
                 self.show_banner(msg, "error", key="source")
-        elif kind == "source_lost":
+        elif kind == EventKind.SOURCE_LOST:
             self.show_banner(msg, "warning", key="source")
-        elif kind == "source_recovered":
+        elif kind == EventKind.SOURCE_RECOVERED:
             self.banners.dismiss("source")
             self.controls.set_granted(src.describe())
             self.show_toast(msg)
-        elif kind == "source_ended":
+        elif kind == EventKind.SOURCE_ENDED:
             self.show_banner(msg, "info", key="source")
-        elif kind == "style_loading":
+        elif kind == EventKind.STYLE_LOADING:
             self.statusBar().showMessage(msg, 3000)
-        elif kind == "style_changed":
+        elif kind == EventKind.STYLE_CHANGED:
             if self._failed_style and ev.style == self._failed_style:
                 self.banners.dismiss("style")  # the style that failed works now; else the banner stays
                 self._failed_style = ""
@@ -487,11 +487,11 @@ class MainWindow(QMainWindow):
                 self.settings.set("inference/backend", self._pending_backend[0])  # it works: remember it
                 self.settings.set("inference/device", self._pending_backend[1])
                 self._pending_backend = None
-            if ev.style == str(self.pipeline.requested_style):  # not overtaken by a newer pick
+            if ev.style == style_text(self.pipeline.requested_style):  # not overtaken by a newer pick
                 self.style_picker.select_key(ev.style)
             self.controls.set_provider(self.pipeline.stats().backend)
             self.statusBar().showMessage(msg, 3000)
-        elif kind == "style_failed":
+        elif kind == EventKind.STYLE_FAILED:
             self._failed_style = ev.style
             self.show_banner(msg, "error", key="style")  # an error banner stays until dismissed
             if self._active_style:  # back to the style still running
@@ -674,6 +674,6 @@ class _Worker:
         return not self._thread.is_alive()
 
 
-def _render_thumbnail_low_priority(key: str, stamp: str) -> Any:
+def _render_thumbnail_low_priority(key: str, stamp: str, load: StyleLoader) -> Any:
     lower_thread_priority(5)
-    return render_thumbnail(key, stamp)
+    return render_thumbnail(key, stamp, load)

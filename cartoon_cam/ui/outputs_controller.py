@@ -54,31 +54,14 @@ from ..outputs.snapshot import SnapshotWriter
 from ..outputs.stream import StreamOutput
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
+from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, validate_output
 from .qt_compat import emit
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 10.0  # closing the window: all the outputs together
 _LAYOUT_LABELS = {"cartoon": "Cartoon", "original": "Original", "side_by_side": "Side by side"}
-DEFAULTS: dict[str, Any] = {
-    "snapshot_format": "png",
-    "snapshot_layout": "cartoon",
-    "record_layout": "cartoon",
-    "record_audio": False,
-    "vcam_layout": "cartoon",
-    "vcam_mirror": False,
-    "vcam_size": "1280x720",
-    "stream_url": "",
-    "stream_layout": "cartoon",
-}
-_ALLOWED: dict[str, tuple[str, ...]] = {
-    "snapshot_format": ("png", "jpeg"),
-    "snapshot_layout": ("cartoon", "original", "side_by_side"),
-    "record_layout": ("cartoon", "side_by_side"),
-    "vcam_layout": ("cartoon", "side_by_side"),
-    "vcam_size": ("640x360", "1280x720", "1920x1080"),
-    "stream_layout": ("cartoon", "side_by_side"),
-}
+DEFAULTS = OUTPUT_DEFAULTS  # the schema's (cartoon_cam.settings)
 
 
 def _clock(seconds: float) -> str:
@@ -132,13 +115,7 @@ class OutputsController(QObject):
 
     # ------------------------------------------------------------------ settings
     def _get(self, key: str) -> Any:
-        default = DEFAULTS.get(key)
-        value = self.settings.value(f"outputs/{key}", default)
-        if isinstance(default, bool):
-            return value in (True, "true", "1", 1)
-        if key in _ALLOWED and value not in _ALLOWED[key]:
-            return default  # hand-edited or from another version: ignore
-        return value if value not in (None, "") else default
+        return validate_output(key, self.settings.value(f"outputs/{key}", DEFAULTS.get(key)))
 
     @property
     def recorder(self) -> Recorder | None:
@@ -268,7 +245,7 @@ class OutputsController(QObject):
         mirror.setCheckable(True)
         mirror.setChecked(bool(self._get("vcam_mirror")))
         mirror.toggled.connect(self._on_vcam_mirror_toggled)
-        self._choice(m, "Virtual camera size", "vcam_size", {s: s for s in _ALLOWED["vcam_size"]})
+        self._choice(m, "Virtual camera size", "vcam_size", {s: s for s in OUTPUT_CHOICES["vcam_size"]})
         m.addSeparator()
         self._choice(m, "Stream shows", "stream_layout",
                      {k: _LAYOUT_LABELS[k] for k in ("cartoon", "side_by_side")})

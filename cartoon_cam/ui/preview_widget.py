@@ -25,11 +25,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..core.stats import LatencyWindow
+from ..settings import VIEW_MODE_LABELS, VIEW_MODES
 from .images import fit_size, scaled, wrap_rgb
 from .qt_compat import emit
 
-MODES = ("side_by_side", "split", "cartoon")
-MODE_LABELS = {"side_by_side": "Side by side", "split": "Split wipe", "cartoon": "Cartoon only"}
+MODES = VIEW_MODES  # the schema's (cartoon_cam.settings)
+MODE_LABELS = VIEW_MODE_LABELS
 _GAP = 4
 _GRAB_PX = 12
 

@@ -12,12 +12,16 @@ import binascii
 import hashlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .. import paths
 from ..core.sources import demo_pictures, read_image_rgb
+
+if TYPE_CHECKING:
+    from ..inference.catalog import StyleLoader
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +60,10 @@ def _cache_path(key: str, stamp: str) -> Path:
     return paths.user_data_dir() / "thumbnails" / f"{safe}-{h}.png"
 
 
-def render_thumbnail(style: str | Path, stamp: str = "") -> np.ndarray:
-    """``style`` (id or path) applied to :func:`thumbnail_input`; cached on disk by ``stamp``
-    (e.g. the weights' sha256). Raises what loading the style raises."""
+def render_thumbnail(style: str | Path, stamp: str, load: StyleLoader) -> np.ndarray:
+    """``style`` (id or path, loaded with ``load``: the window's catalog's ``resolve``) applied to
+    :func:`thumbnail_input`; cached on disk by ``stamp`` (e.g. the weights' sha256). Raises what
+    loading the style raises."""
     from ..inference.backends import create_backend
 
     path = _cache_path(str(style), stamp)
@@ -67,7 +72,7 @@ def render_thumbnail(style: str | Path, stamp: str = "") -> np.ndarray:
         if img is not None and img.shape[:2] == (THUMB_H, THUMB_W):
             return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
     src = thumbnail_input()
-    with create_backend(style, backend="auto", device="cpu", size=max(THUMB_W, THUMB_H)) as b:
+    with create_backend(load(style), backend="auto", device="cpu", size=max(THUMB_W, THUMB_H)) as b:
         out = b.process(src)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

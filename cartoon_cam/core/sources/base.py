@@ -154,10 +154,3 @@ class FrameSource(ABC):
 
     def _close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (called once per successful open)."""
-
-
-def to_rgb_frame(img: np.ndarray) -> np.ndarray:
-    """Ensure uint8 HxWx3 C-contiguous (raise ``ValueError`` otherwise)."""
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"a source produced {img.dtype} {img.shape}, expected uint8 HxWx3")
-    return img if img.flags.c_contiguous else np.ascontiguousarray(img)

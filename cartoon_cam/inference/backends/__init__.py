@@ -1,6 +1,6 @@
 """Inference backends behind one interface (see :mod:`.base`) and the factory that picks one.
 
-``create_backend(style, backend="auto", device="auto")``:
+``create_backend(style_file, backend="auto", device="auto")``:
 
 * ``classic`` styles always run on :class:`ClassicBackend` (OpenCV, CPU);
 * ONNX styles run on :class:`OnnxBackend` or, on the CPU, :class:`OpenVinoBackend`;
@@ -21,7 +21,6 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from ...errors import (
     TORCH_EXTRA,
@@ -29,6 +28,7 @@ from ...errors import (
     CartoonCamError,
     MissingExtraError,
     StyleError,
+    first_line,
     module_installed,
     torch_installed,
 )
@@ -76,6 +76,16 @@ def _ort_gpu() -> bool:
         return False
 
 
+def ort_gpu_available() -> bool:
+    """True when ONNX Runtime has a GPU execution provider here (CUDA, TensorRT, DirectML, …)."""
+    return _ort_gpu()
+
+
+def gpu_available() -> bool:
+    """True when PyTorch sees a CUDA GPU or ONNX Runtime has a GPU provider (may import torch)."""
+    return _torch_cuda() or _ort_gpu()
+
+
 def _cuda_driver_present() -> bool:
     """True when the NVIDIA driver's CUDA library loads (no GPU, no CUDA: a cheap first answer)."""
     import ctypes
@@ -114,16 +124,16 @@ def openvino_installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def create_backend(style: StyleFile | str | Path, backend: str = "auto", device: str = "auto",
+def create_backend(style: StyleFile, backend: str = "auto", device: str = "auto",
                    size: int | None = None, warmup: bool = False, threads: int | None = None) -> Backend:
-    """Build the backend that runs ``style`` (a loaded :class:`StyleFile`, a style id or a path).
+    """Build the backend that runs ``style``, a loaded :class:`StyleFile` (an id or a path is
+    resolved by the caller's :class:`~cartoon_cam.inference.catalog.StyleCatalog`, never here).
     ``threads``: ONNX Runtime / OpenVINO inference threads (default: the runtime's own choice, one
     per physical core; PyTorch uses its global setting). With ``backend="auto"`` on a CPU the
     choice between ONNX Runtime and OpenVINO is :attr:`Backend.choice` (a :class:`.choice.Choice`)."""
     if not isinstance(style, StyleFile):
-        from ..catalog import load_style
-
-        style = load_style(style)
+        raise TypeError(f"create_backend takes a StyleFile (resolve ids and paths with a StyleCatalog), "
+                        f"not {type(style).__name__}")
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     device = validate_device(device)
@@ -226,11 +236,11 @@ def _fastest_cpu_graph(style: StyleFile, size: int | None, threads: int | None, 
 
 def _reason(e: Exception) -> str:
     """One line: the message of a project error, else the exception type and its first line."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = first_line(e, "")
     if isinstance(e, CartoonCamError):
         return text
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
 
 
-__all__ = ["openvino_installed", "unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
+__all__ = ["gpu_available", "openvino_installed", "ort_gpu_available", "unavailable_choices", "BACKENDS", "DEVICES", "PROVIDER_DEVICES", "Backend", "ClassicBackend", "RunCancelled", "SizePlan", "check_frame",
            "create_backend", "plan_size", "validate_device"]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import BackendError, StyleError
+from ...errors import BackendError, StyleError, first_line
 from ..style import StyleFile, StyleManifest, atomic_write_bytes, tensors_sha256
 from .base import Backend, RunCancelled
 from .graph_io import FloatGraphIO
@@ -196,7 +196,7 @@ class OnnxBackend(Backend):
                 providers=[(p, _provider_options(p, cache)) for p in providers],
             )
         except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise StyleError(f"style {style.id!r}: ONNX Runtime cannot load the model ({first})") from None
         granted = self._sess.get_providers()
         self.device = granted[0]

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...errors import BackendError, StyleError
+from ...errors import BackendError, StyleError, first_line
 from ..style import StyleFile
 from .base import Backend, RunCancelled
 from .graph_io import FloatGraphIO
@@ -89,7 +89,7 @@ class OpenVinoBackend(Backend):
         try:
             self._model = self._core.read_model(model_bytes)
         except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise StyleError(f"style {style.id!r}: OpenVINO cannot read the model ({first[:300]})") from None
         if len(self._model.inputs) != 1:
             raise StyleError(f"style {style.id!r}: OpenVINO backend expects one input, "
@@ -123,7 +123,7 @@ class OpenVinoBackend(Backend):
             model.reshape({model.inputs[0]: self._ov.PartialShape(list(shape))})
             compiled = self._core.compile_model(model, "CPU", self._config)
         except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise StyleError(f"style {self.style_id!r}: OpenVINO cannot compile the model for input "
                              f"{list(shape)} ({first[:300]})") from None
         req = compiled.create_infer_request()

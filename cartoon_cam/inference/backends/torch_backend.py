@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ...errors import BackendError, StyleError
+from ...errors import BackendError, StyleError, first_line
 from ..registry import arch_info, create_model
 from ..style import StyleFile, StyleManifest
 from .base import Backend
@@ -37,7 +37,7 @@ def build_torch_model(style: StyleFile) -> nn.Module:
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
+        first = first_line(e)
         raise StyleError(f"style {m.id!r}: weights do not fit architecture {m.arch!r} ({first})") from None
     return model.eval()
 

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError, OutputError, brief
-from .files import apply_umask, check_output
-from .inference.backends import Backend
-from .inference.style import atomic_write_bytes
-from .limits import MAX_INPUT_PIXELS, check_image_file, check_input_size
+from ..errors import InputError, OutputError, brief
+from ..files import apply_umask, check_output
+from ..inference.backends import Backend
+from ..inference.style import atomic_write_bytes
+from ..limits import MAX_INPUT_PIXELS, check_image_file, check_input_size
 
 log = logging.getLogger(__name__)
 
