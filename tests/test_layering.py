@@ -1,5 +1,5 @@
 """Layering: the import contracts in pyproject.toml ``[tool.importlinter]`` hold (PySide6 only in
-``cartoon_cam.ui``; ui | commands → outputs | media → core → inference; ``training`` uses
+``cartoon_cam.ui``; ui | commands → media → outputs → core → inference; ``training`` uses
 ``cartoon_cam.inference`` and never the reverse; the app never imports ``training``).
 
 import-linter sees every static import: absolute, relative, inside functions and under

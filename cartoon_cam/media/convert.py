@@ -211,7 +211,7 @@ def convert_image(backend: Backend, src: Path, dst: Path, *, side_by_side: bool 
 def pick_h264_encoder() -> str:
     """The first encoder of the outputs' one list (:data:`~cartoon_cam.outputs.encoders.ENCODERS`,
     the recorder's and the stream's order) this FFmpeg build offers (``mpeg4`` as a last resort)."""
-    from .outputs.encoders import first_available
+    from ..outputs.encoders import first_available
 
     return first_available()
 
