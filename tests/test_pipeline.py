@@ -392,3 +392,39 @@ def test_the_pipeline_loads_ids_with_the_loader_it_is_given_and_runs_a_loaded_st
     wait_until(lambda: p.style_id == "classic", what="the switch")
     p.stop()
     assert asked == ["classic"]
+
+
+def test_a_still_picture_is_cartoonized_once_per_change(tmp_path: Path) -> None:
+    """An image source repeats its picture at 30 fps: the style runs on it once, and again only
+    when the strength or the size changes; every frame still produces a result for the outputs."""
+    import cv2
+
+    from cartoon_cam.core.sources import ImageSource
+
+    pic = tmp_path / "still.png"
+    img = np.zeros((72, 128, 3), np.uint8)
+    img[:, ::8] = 255
+    cv2.imwrite(str(pic), img)
+    p = Pipeline(ImageSource(pic, fps=30), "classic")
+    p.start()
+    try:
+        deadline = time.monotonic() + 60
+        while p.stats().frames_processed < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert p.stats().frames_processed >= 10
+        assert p._still_inferred == 1
+        first = p.latest_result()
+        p.set_strength(0.5)
+        n = p.stats().frames_processed
+        while p.stats().frames_processed < n + 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert p._still_inferred == 2
+        half = p.latest_result()
+        assert not np.array_equal(first.cartoon, half.cartoon)  # the new strength shows
+        p.set_size(64)
+        n = p.stats().frames_processed
+        while p.stats().frames_processed < n + 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert p._still_inferred == 3
+    finally:
+        p.stop()

@@ -28,12 +28,15 @@ class Frame:
     pipeline's life (it keeps counting across source switches),
     ``t_capture`` is ``time.perf_counter()`` when the frame was read, ``mirrored`` says whether
     ``image`` was flipped left↔right at capture (the preview's mirror), so an output with a mirror
-    setting of its own (the virtual camera) can undo it."""
+    setting of its own (the virtual camera) can undo it. ``still``: for a still picture (an image
+    source), a number shared by every frame of the same opened picture (``None`` for cameras and
+    videos), so the pipeline cartoonizes it once instead of at the source's frame rate."""
 
     image: np.ndarray
     seq: int
     t_capture: float = field(default_factory=time.perf_counter)
     mirrored: bool = False
+    still: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", freeze(self.image))

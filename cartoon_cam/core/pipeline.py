@@ -32,6 +32,7 @@ from enum import Enum
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from ..errors import InputError, first_line
 from ..inference.backends.base import Backend, RunCancelled
@@ -239,6 +240,8 @@ class Pipeline:
         self._warming_backend: Backend | None = None  # the backend the loader is warming up
         self._passthrough = False
         self._running_style: StyleRef = style
+        self._still_memo: tuple[tuple, np.ndarray, str] | None = None  # (key, cartoon, style id)
+        self._still_inferred = 0  # still pictures cartoonized (tests: once per change, not per frame)
         self.cache_size = max(1, int(cache_size))
         # listeners and sinks
         self._listeners: list[Callable[[PipelineEvent], None]] = [on_event] if on_event else []
@@ -527,6 +530,7 @@ class Pipeline:
         first_attempt = True
         delay = self._reconnect_delay[0]
         seq = 0
+        opens = 0  # source opens so far (see Frame.still)
         try:
             while not self._stopping():
                 with self._lock:
@@ -559,6 +563,7 @@ class Pipeline:
                         delay = min(delay * 2, self._reconnect_delay[1])
                         continue
                     opened, first_attempt = True, False
+                    opens += 1  # a still picture's frames share this number until it is opened again
                     delay = self._reconnect_delay[0]
                     self._source_state = "live"
                     if failing:
@@ -590,7 +595,7 @@ class Pipeline:
                 mirrored = self._mirror
                 if mirrored:
                     img = cv2.flip(img, 1)
-                frame = Frame(img, seq, t, mirrored)
+                frame = Frame(img, seq, t, mirrored, opens if src.kind == "image" else None)
                 seq += 1
                 with self._cond:
                     if self._mailbox is not None:
@@ -774,6 +779,14 @@ class Pipeline:
 
     def _process(self, frame: Frame, backend: Backend | None) -> None:
         t0 = time.perf_counter()
+        # A still picture is cartoonized once, and again only when the style, strength, size or
+        # mirror changes: its other frames reuse that cartoon (outputs still get every frame).
+        still_key = None if frame.still is None else (
+            frame.still, frame.mirrored, backend, self._size, self._strength)  # the backend itself: no id reuse
+        memo = self._still_memo
+        if still_key is not None and memo is not None and memo[0] == still_key and backend is not None:
+            self._publish(frame, memo[1], memo[2], t0)
+            return
         if backend is None:
             out = frame.image
             style_id = "none"
@@ -798,6 +811,13 @@ class Pipeline:
         s = self._strength
         if s < 1.0 and out is not frame.image:
             out = cv2.addWeighted(out, s, frame.image, 1.0 - s, 0.0)
+        if still_key is not None and out is not frame.image:
+            self._still_memo = (still_key, out, style_id)
+            self._still_inferred += 1
+        self._publish(frame, out, style_id, t0)
+
+    def _publish(self, frame: Frame, out: np.ndarray, style_id: str, t0: float) -> None:
+        """Make ``out`` (the cartoon of ``frame``) the newest result and hand it to the sinks."""
         t1 = time.perf_counter()
         result = ResultFrame(frame, out, style_id, t1)
         with self._lock:
