@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "view/mode": "side_by_side",
     "view/strength": 1.0,
     "view/mirror": False,
+    "view/live_original": False,  # side by side: the newest camera frame beside the cartoon (else its own frame)
     "view/divider": 0.5,
     "inference/quality": "auto",
     "inference/backend": "auto",

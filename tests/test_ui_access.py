@@ -86,3 +86,15 @@ def test_panes_are_drawn_at_device_pixels(dpr: float) -> None:
     assert pane.img.devicePixelRatio() == dpr
     r = pane.source_rect(10, 0, 100, 180)
     assert (r.x(), r.width(), r.height()) == (10 * dpr, 100 * dpr, 180 * dpr)
+
+
+def test_side_by_side_shows_the_same_moment_by_default(qtbot, window) -> None:  # noqa: ANN001
+    pairs: list[tuple[int, int]] = []
+    last_frame: list[int] = []
+    window.frame_displayed.connect(lambda f: last_frame.append(f.seq))
+    window.result_displayed.connect(lambda r: pairs.append((r.source.seq, last_frame[-1] if last_frame else -1)))
+    qtbot.waitUntil(lambda: len(pairs) >= 5, timeout=60_000)
+    assert all(src == shown for src, shown in pairs[-5:])  # the original pane holds the cartoon's own frame
+    assert not window.controls.live_original_check.isChecked()
+    window.controls.live_original_check.setChecked(True)  # the option: the newest frame
+    assert window.live_original and window.settings.get("view/live_original") is True

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -82,6 +83,7 @@ class ControlsWidget(QWidget):
     cameras_refresh_requested = Signal()
     resolution_chosen = Signal(str)  # "WxH" or "" (device default)
     strength_changed = Signal(float)  # 0..1
+    live_original_changed = Signal(bool)  # the original pane: newest frame (True) or the cartoon's own
     quality_changed = Signal(str)  # a QUALITY_PRESETS key
     backend_changed = Signal(str, str)  # backend, device
 
@@ -132,6 +134,13 @@ class ControlsWidget(QWidget):
         srow.addWidget(self.strength_slider, 1)
         srow.addWidget(self.strength_value)
         lay.addLayout(srow)
+        self.live_original_check = QCheckBox("Original pane: newest camera frame")
+        self.live_original_check.setToolTip(
+            "Off (default): the original beside the cartoon is the frame the cartoon was made from, so "
+            "both show the same moment. On: the newest frame, smoother beside a slow style.")
+        self.live_original_check.setAccessibleName("Show the newest camera frame in the original pane")
+        self.live_original_check.toggled.connect(self._on_live_original_check_toggled)
+        lay.addWidget(self.live_original_check)
         root.addWidget(box, 1)
 
         # inference
@@ -281,6 +290,14 @@ class ControlsWidget(QWidget):
     def _on_strength_slider_value_changed(self, value: int) -> None:
         self.strength_value.setText(f"{value}%")
         emit(self.strength_changed, value / 100.0)
+
+    def _on_live_original_check_toggled(self, on: bool) -> None:
+        emit(self.live_original_changed, bool(on))
+
+    def set_live_original(self, on: bool) -> None:
+        self.live_original_check.blockSignals(True)
+        self.live_original_check.setChecked(bool(on))
+        self.live_original_check.blockSignals(False)
 
     def _on_quality_combo_activated(self, index: int) -> None:
         emit(self.quality_changed, str(self.quality_combo.itemData(index)))

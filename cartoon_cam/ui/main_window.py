@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self._executor = _Worker("cartoon_cam-ui")
         self._worker_finished.connect(self._on_worker_finished)
         self._shown_frame: Frame | None = None
+        self.live_original = False  # side by side: newest frame (True) or the cartoon's own frame
         self._shown_result: ResultFrame | None = None
         self._pending_frame: Frame | None = None
         self._pending_result: ResultFrame | None = None
@@ -176,6 +177,7 @@ class MainWindow(QMainWindow):
         self.controls.cameras_refresh_requested.connect(self.refresh_cameras)
         self.controls.resolution_chosen.connect(self._on_controls_resolution_chosen)
         self.controls.strength_changed.connect(self._on_controls_strength_changed)
+        self.controls.live_original_changed.connect(self.set_live_original)
         self.controls.quality_changed.connect(self._on_controls_quality_changed)
         self.controls.backend_changed.connect(self._on_controls_backend_changed)
         self.cameras_listed.connect(self._on_cameras_listed)
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.dock.setVisible(s.get("window/controls_visible"))
         self.set_view_mode(s.get("view/mode"))
+        self.set_live_original(bool(s.get("view/live_original")))
         self.preview.set_divider(s.get("view/divider"))
         p = self.pipeline
         self.mirror_action.blockSignals(True)
@@ -384,7 +387,8 @@ class MainWindow(QMainWindow):
         f = self.pipeline.latest_frame()
         r = self.pipeline.latest_result()
         orig = cart = None
-        if self.preview.mode == "side_by_side":
+        if self.preview.mode == "side_by_side" and (self.live_original or r is None):
+            # the newest frame (until the first cartoon, always: something shows while a style loads)
             if f is not None and f is not self._shown_frame:
                 self._shown_frame = self._pending_frame = f
                 orig = f.image
@@ -516,6 +520,14 @@ class MainWindow(QMainWindow):
         self._resolution = res
         self.settings.set("source/resolution", res)
         self.set_source_spec(source_spec_of(self.pipeline.source), remember=False)
+
+    def set_live_original(self, on: bool) -> None:
+        """Side by side: show the newest camera frame (``on``) or, by default, the frame each
+        cartoon was made from (the same moment in both panes). Saved in the settings."""
+        self.live_original = bool(on)
+        self.settings.set("view/live_original", self.live_original)
+        self.controls.set_live_original(self.live_original)
+        self._shown_frame = self._shown_result = None  # re-fill both panes
 
     def _on_controls_strength_changed(self, strength: float) -> None:
         self.pipeline.set_strength(strength)
