@@ -98,3 +98,32 @@ def test_side_by_side_shows_the_same_moment_by_default(qtbot, window) -> None:  
     assert not window.controls.live_original_check.isChecked()
     window.controls.live_original_check.setChecked(True)  # the option: the newest frame
     assert window.live_original and window.settings.get("view/live_original") is True
+
+
+def test_the_menu_bar_holds_every_action_and_every_style(qtbot, window) -> None:  # noqa: ANN001
+    titles = [m.title().replace("&", "") for m in (window.file_menu, window.view_menu, window.style_menu,
+                                                    window.help_menu)]
+    assert titles == ["File", "View", "Style", "Help"]
+    view = {a.text(): a for a in window.view_menu.actions()}
+    view["Split wipe"].trigger()
+    assert window.view_mode == "split"
+    window._fill_style_menu()
+    names = [a.text() for a in window.style_menu.actions() if a.isCheckable()]
+    assert names == [c.name for c in window.style_picker.choices()] and len(names) >= 5
+    target = window.style_menu.actions()[2]
+    target.trigger()  # the third style, picked from the menu
+    assert window.style_picker.current_key() == window.style_picker.choices()[2].key
+    text = window.about()
+    assert "cartoon_cam" in text and "MIT" in text and "LGPL-3.0" in text and "GPL-2.0" in text
+    for e in window.catalog.entries():
+        assert e.manifest.name in text  # each style with its licence
+    assert "Log folder" in text
+
+
+def test_outputs_menu_sits_in_the_menu_bar(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    from cartoon_cam.ui.outputs_controller import OutputsController
+
+    ctl = OutputsController(window, window.pipeline, QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat))
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles.index("Outputs") == titles.index("Help") - 1
+    ctl.shutdown()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -62,13 +63,37 @@ def _unavailable_choices() -> dict[str, str]:
     return unavailable_choices()
 
 
-def about_text() -> str:
-    """The About dialog's text: version and where the log file and crash dumps are."""
+#: The parts a pip install or the double-click app carries, and their licences.
+BUNDLED_LICENCES: tuple[tuple[str, str], ...] = (
+    ("Qt / PySide6", "LGPL-3.0"), ("OpenCV", "Apache-2.0"), ("ONNX Runtime", "MIT"),
+    ("OpenVINO (openvino extra)", "Apache-2.0"), ("PyAV", "BSD-3-Clause; its FFmpeg wheels carry libx264 (GPL-2.0+)"),
+    ("NumPy", "BSD-3-Clause"), ("Pillow", "MIT-CMU"), ("platformdirs", "MIT"),
+    ("cv2-enumerate-cameras", "MIT"), ("shtab", "MPL-2.0"), ("pyvirtualcam (vcam extra, bundled in the app)", "GPL-2.0"),
+    ("PyTorch (torch extra)", "BSD-3-Clause"),
+)
+
+
+def about_text(styles: list[tuple[str, str]] | None = None, runtime: str = "") -> str:
+    """The About dialog's text: version, the runtime in use, the licences of the app, of each
+    style (``styles``: (name, licence) pairs) and of the bundled parts, and where the log file and
+    crash dumps are."""
     from .. import __version__
     from ..logs import log_file
 
-    return (f"cartoon_cam {__version__}\n\nLog file (send it with a bug report):\n{log_file()}\n"
-            f"Crash dumps: {log_file().parent / 'crash.log'}")
+    lines = [f"cartoon_cam {__version__}", ""]
+    if runtime:
+        lines += [f"Running: {runtime}", ""]
+    lines += ["Licences", "cartoon_cam's code: MIT. The double-click app as a whole: GPL-2.0 (it carries "
+              "pyvirtualcam and PyAV's libx264).", ""]
+    if styles:
+        lines.append("Styles:")
+        lines += [f"  {name}: {licence or 'see its file'}" for name, licence in styles]
+        lines.append("")
+    lines.append("Bundled parts:")
+    lines += [f"  {name}: {licence}" for name, licence in BUNDLED_LICENCES]
+    lines += ["", f"Log folder (send the log with a bug report): {log_file().parent}",
+              f"Log file: {log_file()}", f"Crash dumps: {log_file().parent / 'crash.log'}"]
+    return "\n".join(lines)
 
 
 def source_spec_of(src: FrameSource) -> str:
@@ -164,6 +189,7 @@ class MainWindow(QMainWindow):
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self._build_actions()
+        self._build_menus()
 
         # status bar
         self.status_label = QLabel("")
@@ -334,7 +360,50 @@ class MainWindow(QMainWindow):
         self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
         self.about_action = self._add_action("About", None, self._on_about_action_triggered, toolbar=True,
                                              tip="Version, log file and crash dumps")
-        self._add_action("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString() or "Ctrl+Q", self.close)
+        self.quit_action = self._add_action("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString() or "Ctrl+Q",
+                                            self.close)
+        self._actions_by_text = {a.text(): a for a in self.actions()}
+
+    def _build_menus(self) -> None:
+        """File / View / Style / Outputs / Help: every action of the toolbar and the shortcuts,
+        with its shortcut shown. The Style menu lists every style (past the ninth too)."""
+        a = self._actions_by_text
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.file_menu.addAction(a["Open video or image…"])
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.view_menu = bar.addMenu("&View")
+        for act in self._view_actions.actions():
+            self.view_menu.addAction(act)
+        self.view_menu.addSeparator()
+        for act in (self.mirror_action, self.fullscreen_action, self.dock.toggleViewAction()):
+            self.view_menu.addAction(act)
+        self.style_menu = bar.addMenu("&Style")
+        self.style_menu.aboutToShow.connect(self._fill_style_menu)
+        self._fill_style_menu()
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addAction(a["Keyboard shortcuts"])
+        self.help_menu.addAction(self.about_action)
+
+    def add_outputs_menu(self, menu: QMenu) -> None:
+        """The outputs controller's menu, placed before Help."""
+        self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+
+    def _fill_style_menu(self) -> None:
+        m = self.style_menu
+        m.clear()
+        current = self.style_picker.current_key()
+        for i, c in enumerate(self.style_picker.choices()):
+            act = m.addAction(c.name, lambda i=i: self.style_picker.pick_index(i))
+            act.setCheckable(True)
+            act.setChecked(c.key == current)
+            if i < 9:
+                act.setShortcut(QKeySequence(str(i + 1)))
+                act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # shown; the window's own action fires
+        m.addSeparator()
+        m.addAction(self._actions_by_text["Next style"])
+        m.addAction(self._actions_by_text["Previous style"])
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         return [
@@ -555,10 +624,18 @@ class MainWindow(QMainWindow):
         self.unavailable = dict(reasons)
         self.controls.set_unavailable(self.unavailable)
 
+    def about(self) -> str:
+        """The About text for this window: its styles' licences and the runtime really in use."""
+        styles = [(e.manifest.name or e.manifest.id, e.manifest.licence) for e in self.catalog.entries()]
+        return about_text(styles, self.pipeline.stats().backend)
+
     def _on_about_action_triggered(self) -> None:
         from PySide6.QtWidgets import QMessageBox
 
-        QMessageBox.about(self, "About cartoon_cam", about_text())
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About cartoon_cam", self.about(),
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy a path
+        box.open()  # not exec(): the window keeps painting
 
     def _on_mirror_action_toggled(self, on: bool) -> None:
         self.pipeline.set_mirror(on)
@@ -569,11 +646,13 @@ class MainWindow(QMainWindow):
             self._dock_was_visible = self.dock.isVisible()
             self.dock.hide()
             self.toolbar.hide()
+            self.menuBar().hide()
             self.statusBar().hide()
             self.showFullScreen()
         else:
             self.showNormal()
             self.toolbar.show()
+            self.menuBar().show()
             self.statusBar().show()
             self.dock.setVisible(self._dock_was_visible)
 

@@ -185,6 +185,8 @@ class OutputsController(QObject):
                                           "Stream live to a server (rtmp://, udp://, srt://)",
                                           checkable=True)
         self.menu = self._build_menu()
+        if hasattr(self.window, "add_outputs_menu"):
+            self.window.add_outputs_menu(self.menu)
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is None:
             toolbar = self.window.addToolBar("Outputs")
