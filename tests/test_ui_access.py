@@ -127,3 +127,49 @@ def test_outputs_menu_sits_in_the_menu_bar(qtbot, window, tmp_path: Path) -> Non
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles.index("Outputs") == titles.index("Help") - 1
     ctl.shutdown()
+
+
+def _banners(window) -> list[str]:  # noqa: ANN001
+    from cartoon_cam.ui.banner_widget import BannerWidget
+
+    return [b.text for b in window.banners.findChildren(BannerWidget)]
+
+
+def _drop(qtbot, window, path: Path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(ev)
+
+
+def test_dropping_a_model_imports_it_and_a_bad_file_says_why(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    from conftest import shared_path
+
+    from cartoon_cam.ui.main_window import dropped_file
+
+    cute = shared_path("models", "animeganv3", "AnimeGANv3_tiny_Cute.onnx")
+    local = tmp_path / "AnimeGANv3_tiny_Cute.onnx"
+    local.write_bytes(cute.read_bytes())
+    _drop(qtbot, window, local)
+    qtbot.waitUntil(lambda: "animeganv3_tiny_cute" in [c.key for c in window.style_picker.choices()], timeout=120_000)
+    qtbot.waitUntil(lambda: any("Imported AnimeGANv3_tiny_Cute.onnx" in t for t in _banners(window)), timeout=10_000)
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    _drop(qtbot, window, bad)
+    qtbot.waitUntil(lambda: any("broken.onnx was not imported" in t for t in _banners(window)), timeout=60_000)
+    assert "broken" not in [c.key for c in window.style_picker.choices()]
+    txt = tmp_path / "notes.txt"
+    txt.write_text("hello")
+    _drop(qtbot, window, txt)
+    assert any("not a video, picture or style model" in t for t in _banners(window))
+    assert dropped_file(None) is None
+
+
+def test_dropping_a_picture_makes_it_the_source(qtbot, window) -> None:  # noqa: ANN001
+    pic = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chelsea.jpg"
+    _drop(qtbot, window, pic)
+    qtbot.waitUntil(lambda: window.pipeline.source.spec == str(pic), timeout=30_000)

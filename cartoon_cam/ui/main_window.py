@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QMouseEvent
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QMouseEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -38,7 +46,7 @@ from ..core.frames import Frame, ResultFrame
 from ..core.pipeline import EventKind, Pipeline, PipelineEvent, lower_thread_priority, style_text
 from ..core.sources import CameraInfo, FrameSource, list_cameras, open_source
 from ..core.stats import RateMeter
-from ..errors import CartoonCamError
+from ..errors import CartoonCamError, first_line
 from ..inference.catalog import StyleCatalog, StyleLoader
 from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
 from .banner_widget import BannerAreaWidget, BannerWidget
@@ -94,6 +102,17 @@ def about_text(styles: list[tuple[str, str]] | None = None, runtime: str = "") -
     lines += ["", f"Log folder (send the log with a bug report): {log_file().parent}",
               f"Log file: {log_file()}", f"Crash dumps: {log_file().parent / 'crash.log'}"]
     return "\n".join(lines)
+
+
+def dropped_file(mime: object) -> Path | None:
+    """The first local file among a drag's URLs (None when it carries none)."""
+    urls = mime.urls() if mime is not None and mime.hasUrls() else []  # type: ignore[attr-defined]
+    for u in urls:
+        if u.isLocalFile():
+            p = Path(u.toLocalFile())
+            if p.is_file():
+                return p
+    return None
 
 
 def source_spec_of(src: FrameSource) -> str:
@@ -190,6 +209,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self._build_actions()
         self._build_menus()
+        self.setAcceptDrops(True)  # a video / picture / model file dropped on the window
 
         # status bar
         self.status_label = QLabel("")
@@ -235,6 +255,46 @@ class MainWindow(QMainWindow):
     def show_toast(self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None) -> None:
         """A short message over the bottom of the preview that goes away by itself."""
         self.toast.show_toast(text, action_text, action)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if dropped_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        path = dropped_file(event.mimeData())
+        if path is None:
+            return
+        event.acceptProposedAction()
+        self.open_dropped(path)
+
+    def open_dropped(self, path: Path) -> None:
+        """A dropped file: a video or picture becomes the source; a model file is imported as a
+        style with the same checks as ``styles import`` (on the worker thread), then selected."""
+        from ..core.sources import IMAGE_SUFFIXES
+        from ..inference.importers import MODEL_SUFFIXES
+        from ..media.convert import VIDEO_SUFFIXES
+
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
+            self.set_source_spec(str(path))
+            return
+        if suffix not in MODEL_SUFFIXES:
+            self.show_banner(f"{path.name}: not a video, picture or style model "
+                             f"(models: {', '.join(MODEL_SUFFIXES)})", "warning", key="drop")
+            return
+        self.show_toast(f"Importing {path.name}…")
+
+        def done(entry: object) -> None:
+            self.reload_styles()
+            self.style_picker.select_key(entry.id)  # type: ignore[attr-defined]
+            self._on_style_picker_style_selected(entry.id)  # type: ignore[attr-defined]
+            self.show_banner(f"Imported {path.name} as style '{entry.id}'.", "info", key="drop")  # type: ignore[attr-defined]
+
+        def failed(e: BaseException) -> None:
+            self.show_banner(f"{path.name} was not imported: {first_line(e)}", "error", key="drop")
+
+        self.run_in_worker(lambda: self.catalog.import_file(path), done, failed)
 
     def add_close_hook(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on close, after the pipeline has stopped (finalise outputs here)."""
