@@ -173,3 +173,25 @@ def test_dropping_a_picture_makes_it_the_source(qtbot, window) -> None:  # noqa:
     pic = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chelsea.jpg"
     _drop(qtbot, window, pic)
     qtbot.waitUntil(lambda: window.pipeline.source.spec == str(pic), timeout=30_000)
+
+
+def test_recording_shows_an_on_air_mark_in_fullscreen_too(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    from cartoon_cam.ui.outputs_controller import OutputsController
+
+    qs = QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat)
+    qs.setValue("outputs/record_dir", str(tmp_path / "videos"))
+    ctl = OutputsController(window, window.pipeline, qs)
+    try:
+        assert not window.on_air.isVisible()
+        window.fullscreen_action.setChecked(True)
+        assert not window.toolbar.isVisible()  # the toolbar's Record button is gone in fullscreen…
+        ctl.record_action.trigger()
+        qtbot.waitUntil(lambda: window.on_air.isVisible() and "REC" in window.on_air.text(), timeout=60_000)
+        assert window.on_air.parent() is window.preview  # …the mark is over the picture
+        geo = window.on_air.geometry()
+        assert window.preview.rect().contains(geo)
+        ctl.record_action.trigger()  # stop
+        qtbot.waitUntil(lambda: not window.on_air.isVisible(), timeout=60_000)
+        window.fullscreen_action.setChecked(False)
+    finally:
+        ctl.shutdown()

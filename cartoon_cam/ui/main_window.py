@@ -30,6 +30,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeySequence,
     QMouseEvent,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -210,6 +211,14 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self.setAcceptDrops(True)  # a video / picture / model file dropped on the window
+        # The on-air mark: recording / virtual camera / stream, over the picture's top-right corner,
+        # so it shows in every view and in fullscreen (where the toolbar is hidden).
+        self.on_air = QLabel("", self.preview)
+        self.on_air.setObjectName("on_air")
+        self.on_air.setStyleSheet("QLabel#on_air { background: rgba(200, 20, 30, 220); color: white; "
+                                  "font-weight: bold; padding: 3px 8px; border-radius: 4px; }")
+        self.on_air.setAccessibleName("Recording and live outputs")
+        self.on_air.hide()
 
         # status bar
         self.status_label = QLabel("")
@@ -255,6 +264,23 @@ class MainWindow(QMainWindow):
     def show_toast(self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None) -> None:
         """A short message over the bottom of the preview that goes away by itself."""
         self.toast.show_toast(text, action_text, action)
+
+    def set_on_air(self, text: str) -> None:
+        """Show ``text`` (e.g. ``● REC 00:12  ·  LIVE``) over the preview's top-right corner; hide
+        the mark when ``text`` is empty."""
+        if text != self.on_air.text():
+            self.on_air.setText(text)
+            self.on_air.adjustSize()
+        self.on_air.setVisible(bool(text))
+        self._place_on_air()
+
+    def _place_on_air(self) -> None:
+        self.on_air.move(max(0, self.preview.width() - self.on_air.width() - 10), 10)
+        self.on_air.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._place_on_air()
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override

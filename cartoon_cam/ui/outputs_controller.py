@@ -388,8 +388,28 @@ class OutputsController(QObject):
         self._maybe_stop_timer()
 
     def _maybe_stop_timer(self) -> None:
+        self._sync_on_air()
         if not self.outputs.items():
             self._timer.stop()
+
+    def on_air_text(self) -> str:
+        """What the window's on-air mark says: ``● REC 00:12``, ``LIVE`` (virtual camera),
+        ``● STREAM 2.1 Mbit/s`` — those running, in that order; "" when none is."""
+        parts = []
+        if self.recorder is not None:
+            parts.append(f"● REC {_clock(self.recorder.elapsed)}")
+        if self.virtual_camera is not None:
+            parts.append("LIVE")
+        st = self.stream
+        if st is not None:
+            s = st.stats()
+            parts.append(f"● STREAM {(s.bitrate_bps or 0) / 1e6:.1f} Mbit/s" if s.state == "running"
+                         else "● STREAM reconnecting…")
+        return "  ·  ".join(parts)
+
+    def _sync_on_air(self) -> None:
+        if hasattr(self.window, "set_on_air"):
+            self.window.set_on_air(self.on_air_text())
 
     # ------------------------------------------------------------------ virtual camera
     @Slot(bool)
@@ -539,6 +559,7 @@ class OutputsController(QObject):
 
     @Slot()
     def _on_timer_timeout(self) -> None:
+        self._sync_on_air()
         if self.recorder is not None:
             self.record_action.setText(f"■ {_clock(self.recorder.elapsed)}")
         if self.virtual_camera is not None:
