@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,17 +54,6 @@ class Choice:
     def describe(self) -> str:
         runs = ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(self.ms.items(), key=lambda kv: kv[1]))
         return f"{self.kind} ({'cached probe' if self.cached else 'probe'}: {runs})"
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _versions() -> dict[str, str]:
@@ -101,10 +89,11 @@ def model_hash(style: StyleFile) -> str:
 
 def cache_key(style: StyleFile, shape: tuple[int, int], threads: int | None, candidates: list[str]) -> str:
     """What a cached answer depends on, hashed (see the module docstring)."""
+    from ..cpu import cpu_info
     from .onnx_backend import EXPORT_VERSION
 
     parts = {"v": CACHE_VERSION, "model": model_hash(style), "shape": list(shape), "threads": threads,
-             "cpu": _cpu_name(), "cores": os.cpu_count(), "versions": _versions(),
+             "cpu": cpu_info().name, "cores": os.cpu_count(), "versions": _versions(),
              "candidates": sorted(candidates), "export": EXPORT_VERSION}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
