@@ -290,3 +290,40 @@ def test_an_exported_onnx_style_initialises_a_student(tmp_path: Path) -> None:
     x = torch.rand(1, 3, 64, 96) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(again(x), net(x))
+
+
+def test_a_grown_lite_student_starts_as_its_parent_and_low_passes_noise(tmp_path: Path) -> None:
+    """Stage 3 of the built-in styles grows the stage-2 student (more residual blocks at 1/2 and 1/8
+    resolution): after ``grow_as_identity`` the new blocks are the identity, so the grown student
+    computes exactly its parent's picture. ``smooth_skip=5`` and ``smooth_input=3`` are fixed
+    low-pass filters: independent pixel noise reaches the output weaker than through the 3x3 skip
+    blur alone, and the grown student exports to ONNX and runs there as in torch."""
+    from training.distill import grow_as_identity
+
+    torch.manual_seed(0)
+    parent = create_model("lite", smooth_skip=True).eval()
+    for p in parent.parameters():  # a trained-looking parent: the zero-initialised context too
+        p.data.add_(torch.randn_like(p) * 0.05)
+    grown = create_model("lite", smooth_skip=True, refine=2, n_blocks=6).eval()
+    missing = grown.load_state_dict(parent.state_dict(), strict=False).missing_keys
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert (grown(x) - parent(x)).abs().max() > 1e-3  # fresh blocks change the picture...
+    assert sorted(grow_as_identity(grown, missing)) == ["body.4", "body.5", "refine.0", "refine.1"]
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), parent(x))  # ...until they start as the identity
+    # only whole new modules are reset: a block that got its weights stays as loaded
+    assert grow_as_identity(parent, []) == []
+
+    calm = create_model("lite", smooth_skip=5, smooth_input=3).eval()
+    calm.load_state_dict(parent.state_dict())
+    noise = torch.randn(8, 3, 64, 96) * 0.03
+    with torch.no_grad():
+        gain = [float((net(x + noise) - net(x).expand(8, -1, -1, -1)).std()) for net in (parent, calm)]
+    assert gain[1] < 0.85 * gain[0], gain
+    with pytest.raises(ValueError, match="smooth_input"):
+        create_model("lite", smooth_input=4)
+    sf = arch_style(tmp_path, "lite", smooth_skip=5, smooth_input=3, refine=1, n_blocks=5)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2

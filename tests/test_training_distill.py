@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from training.cli import main
-from training.runtime import load_checkpoint
+from training.runtime import CKPT_FORMAT, load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TEACHER = SHARED / "models" / "cartoongan" / "hayao.npz"
@@ -158,3 +158,28 @@ def test_whole_image_distillation_runs(cache_dir: Path, tmp_path: Path) -> None:
     recs = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2] and all(np.isfinite(r["pixel"]) for r in recs)
     assert "crop whole images" in (out / "train.log").read_text()
+
+
+def test_a_grown_student_starts_from_its_parents_picture(cache_dir: Path, tmp_path: Path) -> None:
+    """``--init-from`` a parent into a bigger student (stage 3 of the built-ins): the blocks the parent
+    lacks start as the identity, so with the learning rate at 0 the exported student draws exactly
+    the parent's picture (without ``grow_as_identity`` the fresh blocks would change it)."""
+    from cartoon_cam.inference.registry import create_model
+    from training.export import run_generator
+    from training.trainer import load_generator_weights
+
+    torch.manual_seed(5)
+    parent = create_model("lite", smooth_skip=True).eval()
+    for p in parent.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    ckpt = tmp_path / "parent.pt"
+    torch.save({"format": CKPT_FORMAT, "G": parent.state_dict()}, ckpt)
+    out = tmp_path / "grown"
+    grown_cfg = "model.arch_config={smooth_skip = true, refine = 1, n_blocks = 5}"
+    assert main(_args(out, cache_dir, "--init-from", str(ckpt), "--set", grown_cfg, "--set", "optim.lr=0",
+                      "--stop-after", "1")) == 0
+    assert "start as the identity" in (out / "train.log").read_text()
+    grown = create_model("lite", smooth_skip=True, refine=1, n_blocks=5).eval()
+    grown.load_state_dict(load_generator_weights(str(out / "checkpoints" / "last.pt")))
+    img = np.ascontiguousarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    np.testing.assert_array_equal(run_generator(grown, img), run_generator(parent, img))

@@ -217,6 +217,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim": {**_DISTILL_BASE["optim"], "lr": 3e-4, "warmup_steps": 20},
         "loss": {**_DISTILL_BASE["loss"], "ink": 6.0, "ink_quantile": 0.8, "ink_pixel": 4.0},
     },
+    # Stage 3 of the built-in lite styles (issue 11): the stage-2 student grown where lines and
+    # colours are decided (2 residual blocks at 1/2 resolution, 2 more in the 1/8 body; they start as
+    # the identity, so training starts from stage 2's picture) and low-passed where camera noise got
+    # in (5x5 binomial on the linear skip path, 3x3 on the network's input). --init-from the stage-2
+    # student.
+    "distill_lite_grown": {
+        **_DISTILL_BASE,
+        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "refine": 2, "n_blocks": 6}},
+        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+        "train": {**_DISTILL_BASE["train"], "steps": 1500, "ckpt_every": 100, "val_every": 500},
+        "optim": {**_DISTILL_BASE["optim"], "lr": 3e-4, "warmup_steps": 50},
+        "loss": {**_DISTILL_BASE["loss"], "ink": 8.0, "ink_quantile": 0.8, "ink_pixel": 5.0},
+    },
     # Distillation into the full AnimeGANv2 generator (quality tier).
     "distill_animeganv2": {**_DISTILL_BASE, "model": {"arch": "animeganv2"},
                            "data": {"size": 256, "scales": [1.0, 0.8, 0.67]},

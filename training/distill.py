@@ -244,6 +244,21 @@ def add_noise(x: torch.Tensor | list[torch.Tensor], max_sigma: float) -> torch.T
     return one(x) if isinstance(x, torch.Tensor) else [one(a) for a in x]
 
 
+def grow_as_identity(model: nn.Module, missing_keys: list[str]) -> list[str]:
+    """After a non-strict load into a grown student: every module whose weights were all missing and
+    that can (``reset_identity``, e.g. lite's residual blocks) starts as the identity, so the grown
+    student computes exactly what its parent did. Returns the names of those modules."""
+    missing = set(missing_keys)
+    grown = []
+    for name, mod in model.named_modules():
+        reset = getattr(mod, "reset_identity", None)
+        keys = [f"{name}.{k}" for k in mod.state_dict()]
+        if name and callable(reset) and keys and all(k in missing for k in keys):
+            reset()
+            grown.append(name)
+    return grown
+
+
 def distill_step(
     S: nn.Module, Sd: nn.Module, D: nn.Module | None, Dd: nn.Module | None, vgg: nn.Module | None,
     x: torch.Tensor | list[torch.Tensor], t: torch.Tensor | list[torch.Tensor], opt_s: torch.optim.Optimizer,
@@ -411,8 +426,10 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
             raise ConfigError(f"--init-from {cfg.model.init_from}: weights this {cfg.model.arch} student does not "
                               f"have: {', '.join(res.unexpected_keys[:5])}")
         if res.missing_keys:
-            log.info("initialised from %s; new modules start fresh: %s", cfg.model.init_from,
-                     ", ".join(sorted({k.rsplit('.', 1)[0] for k in res.missing_keys})))
+            grown = grow_as_identity(S, res.missing_keys)
+            log.info("initialised from %s; new modules start fresh: %s%s", cfg.model.init_from,
+                     ", ".join(sorted({k.rsplit('.', 1)[0] for k in res.missing_keys})),
+                     f" (residual blocks {', '.join(grown)} start as the identity)" if grown else "")
     S.train().to(device)
     lw, o = cfg.loss, cfg.optim
     use_gan, use_feat = lw.gan > 0, lw.feat > 0
@@ -475,4 +492,4 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     return run.finish(export, note=f" (teacher cache {t_cache:.1f} s)", extra={"teacher_seconds": t_cache})
 
 
-__all__ = ["DistInfo", "PairSource", "TeacherCache", "distill", "load_photo", "scale_image", "split_photos"]
+__all__ = ["DistInfo", "PairSource", "TeacherCache", "distill", "grow_as_identity", "load_photo", "scale_image", "split_photos"]

@@ -67,6 +67,26 @@ def blackhat(x: torch.Tensor) -> torch.Tensor:
     return -_dilate7(-_dilate7(y)) - y
 
 
+def _blur_size(value: bool | int, name: str) -> int:
+    """``False``/0 → 0 (off), ``True`` → 3, 3 or 5 → itself: the side of a binomial blur kernel."""
+    k = 3 if value is True else int(value)
+    if k not in (0, 3, 5):
+        raise ValueError(f"lite: {name} must be false, true, 3 or 5, not {value!r}")
+    return k
+
+
+def _binomial(k: int) -> torch.Tensor:
+    """3 x 1 x k x k depthwise binomial low-pass kernel (rows of Pascal's triangle, sum 1)."""
+    row = torch.tensor([1.0, 2.0, 1.0] if k == 3 else [1.0, 4.0, 6.0, 4.0, 1.0])
+    return (torch.outer(row, row) / row.sum() ** 2).expand(3, 1, k, k).clone()
+
+
+def _lowpass(x: torch.Tensor, kernel: torch.Tensor, k: int) -> torch.Tensor:
+    """Depthwise blur of NCHW RGB ``x`` with a k x k ``kernel``, edges replicated (same size)."""
+    p = k // 2
+    return F.conv2d(F.pad(x, (p, p, p, p), mode="replicate"), kernel, groups=3)
+
+
 def _act() -> nn.Module:
     return nn.LeakyReLU(0.2, inplace=True)
 
@@ -85,6 +105,11 @@ class _IRBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
+
+    def reset_identity(self) -> None:
+        """Zero the projection: the block becomes the identity (a grown student starts as its parent)."""
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
 
 
 class _Up(nn.Module):
@@ -141,7 +166,8 @@ class LiteGenerator(nn.Module):
     """Real-time student generator (≈0.1 M params at the default widths)."""
 
     def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4, refine: int = 0,
-                 context: bool = True, norm: str = "body", ink: int = 0, smooth_skip: bool = False) -> None:
+                 context: bool = True, norm: str = "body", ink: int = 0, smooth_skip: bool | int = False,
+                 smooth_input: int = 0) -> None:
         super().__init__()
         if norm not in ("none", "body", "all"):
             raise ValueError(f"lite: norm must be none | body | all, not {norm!r}")
@@ -173,20 +199,24 @@ class LiteGenerator(nn.Module):
         # smooth_skip: that path (and the per-image colour matrix) sees the input through a fixed
         # 3x3 binomial blur, which passes 37.5 % of independent pixel noise instead of all of it:
         # camera noise no longer goes straight to the output (steadier on a still scene).
-        self.smooth_skip = smooth_skip
-        if smooth_skip:
-            k = torch.tensor([1.0, 2.0, 1.0])
-            self.register_buffer("blur", (torch.outer(k, k) / 16.0).expand(3, 1, 3, 3).clone(), persistent=False)
+        # smooth_skip = 5: a 5x5 binomial instead (27 % of the noise); smooth_input = 3 or 5: the
+        # network itself (stem and context) sees the input through such a blur too. Both are fixed
+        # low-pass filters, which also make the output move less when the camera moves by a pixel.
+        self.skip_k = _blur_size(smooth_skip, "smooth_skip")
+        self.input_k = _blur_size(smooth_input, "smooth_input")
+        self.smooth_skip = bool(self.skip_k)
+        if self.skip_k:
+            self.register_buffer("blur", _binomial(self.skip_k), persistent=False)
+        if self.input_k:
+            self.register_buffer("blur_in", _binomial(self.input_k), persistent=False)
         # per image: FiLM of the body (2 c3) and of the 1/2-res features (2 c1), colour matrix (9 + 3)
         self.context = _Context(c3, 2 * c3 + 2 * c1 + 12) if context else None
 
     def _skip_input(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.smooth_skip:
-            return x
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.blur, groups=3)
+        return _lowpass(x, self.blur, self.skip_k) if self.skip_k else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s1 = self.stem(x)
+        s1 = self.stem(_lowpass(x, self.blur_in, self.input_k) if self.input_k else x)
         s2 = self.down1(s1)
         f = self.down2(s2)
         if self.context is None:
