@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -30,7 +30,6 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeySequence,
     QMouseEvent,
-    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -178,16 +177,16 @@ class MainWindow(QMainWindow):
         self._shortcuts_dialog: ShortcutsDialog | None = None
         self._dock_was_visible = True
 
-        # central: banners above the preview, toast floating over it
+        # central: the preview; banners float over its top, the toast over its bottom (neither
+        # moves nor shrinks the picture)
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        self.banners = BannerAreaWidget()
         self.preview = PreviewWidget()
-        lay.addWidget(self.banners)
         lay.addWidget(self.preview, 1)
         self.setCentralWidget(central)
+        self.banners = BannerAreaWidget(self.preview)
         self.toast = ToastWidget(self.preview)
         self.preview.painted.connect(self._on_preview_painted)
         self.preview.divider_changed.connect(self._on_preview_divider_changed)
@@ -219,6 +218,7 @@ class MainWindow(QMainWindow):
                                   "font-weight: bold; padding: 3px 8px; border-radius: 4px; }")
         self.on_air.setAccessibleName("Recording and live outputs")
         self.on_air.hide()
+        self.preview.installEventFilter(self)
 
         # status bar
         self.status_label = QLabel("")
@@ -258,7 +258,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ public API
     def show_banner(self, text: str, level: str = "error", action_text: str | None = None,
                     action: Callable[[], None] | None = None, key: str | None = None) -> BannerWidget:
-        """A non-blocking message above the preview (``level``: error | warning | info)."""
+        """A non-blocking message over the top of the preview (``level``: error | warning | info).
+        ``key`` names its topic: a newer banner on the same topic replaces it. Info banners fold
+        away by themselves; errors stay until dismissed (and have a Copy button)."""
         return self.banners.show_banner(text, level, action_text, action, key)
 
     def show_toast(self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None) -> None:
@@ -275,12 +277,15 @@ class MainWindow(QMainWindow):
         self._place_on_air()
 
     def _place_on_air(self) -> None:
-        self.on_air.move(max(0, self.preview.width() - self.on_air.width() - 10), 10)
+        self.on_air.move(max(0, self.preview.width() - self.on_air.width() - 8), 8)
         self.on_air.raise_()
+        # the banners leave the top-right corner to the mark
+        self.banners.set_reserved_right(self.on_air.width() + 8 if self.on_air.isVisible() else 0)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._place_on_air()
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.preview and event.type() == QEvent.Type.Resize:
+            self._place_on_air()  # the preview changes size with the window, the panel, fullscreen
+        return super().eventFilter(obj, event)
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override

@@ -16,7 +16,7 @@ does:
   :meth:`OutputsController.wait_finished` before the process exits.
 
 The window needs ``toolbar`` (``QToolBar``), ``show_banner(text, level, action_text=None,
-action=None)`` and ``show_toast(text, action_text=None, action=None)``, and may offer
+action=None, key=None)`` (``key``: the output the message is about, one banner each) and ``show_toast(text, action_text=None, action=None)``, and may offer
 ``add_close_hook(fn)`` (else a close-event filter is used); the pipeline needs
 ``latest_result()``, ``add_sink``/``remove_sink`` and ``source_fps``.
 """
@@ -356,7 +356,7 @@ class OutputsController(QObject):
         self.record_action.setEnabled(True)
         if error is not None:
             msg = str(error) if isinstance(error, OutputError) else f"Could not start recording: {error}"
-            self.window.show_banner(msg, "error")
+            self.window.show_banner(msg, "error", key="recorder")
         elif self._shut:  # the window closed while the file was being opened
             rec.stop()
         else:
@@ -462,12 +462,12 @@ class OutputsController(QObject):
     def _start_stream(self) -> None:
         opts = self._options()
         if not opts.stream_url:
-            self.window.show_banner("Set a stream URL first (Outputs → Stream URL…).", "warning")
+            self.window.show_banner("Set a stream URL first (Outputs → Stream URL…).", "warning", key="stream")
             return
         try:
             st: StreamOutput = KINDS["stream"].build(opts)  # type: ignore[assignment]
         except Exception as e:  # InputError: unsupported scheme, no host
-            self.window.show_banner(str(e), "error")
+            self.window.show_banner(str(e), "error", key="stream")
             return
         self._stream_pending = True
         self._pending_stream = st
@@ -479,7 +479,7 @@ class OutputsController(QObject):
         self._pending_stream = None
         self.stream_action.setEnabled(True)
         if error is not None:
-            self.window.show_banner(f"Could not start the stream: {error}", "error")
+            self.window.show_banner(f"Could not start the stream: {error}", "error", key="stream")
         elif self._shut:
             st.close(timeout=0.0)
         else:
@@ -525,15 +525,15 @@ class OutputsController(QObject):
                                        lambda: self.open_folder(folder))
                 emit(self.snapshot_saved, ev.path)
             elif ev.kind == "error":
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
         elif ev.output == "recorder":
             if ev.kind == "error":
                 if self.recorder is not None and str(self.recorder.path) == str(ev.path):
                     self._stop_recording()
                     self._sync_record_action()
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
             elif ev.kind == "warning":
-                self.window.show_banner(ev.message, "warning")
+                self.window.show_banner(ev.message, "warning", key=ev.output)
             elif ev.kind == "stopped" and ev.path is not None:
                 folder = ev.path.parent
                 self.window.show_toast(ev.message, "Open folder", lambda: self.open_folder(folder))
@@ -542,7 +542,7 @@ class OutputsController(QObject):
                 if self.virtual_camera is not None and self.virtual_camera.error is not None:
                     self._stop_virtual_camera()
                     self._sync_vcam_action()
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
             elif ev.kind == "started":
                 self.window.show_toast(ev.message)
         elif ev.output == "stream":
@@ -550,7 +550,7 @@ class OutputsController(QObject):
                 st = self.stream
                 if st is not None and st.stats().state == "failed":
                     self._stop_stream()
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
             elif ev.kind in ("started", "stopped"):
                 self.window.show_toast(ev.message)
             elif ev.kind == "reconnecting" and self.stream is not None and self.stream.connections:
