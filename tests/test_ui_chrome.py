@@ -123,3 +123,108 @@ def test_the_on_air_mark_keeps_its_corner(qtbot, idle_window) -> None:  # noqa: 
     w.set_on_air("● REC 00:03")
     qtbot.waitUntil(w.on_air.isVisible, timeout=5000)
     assert not w.banners.geometry().intersects(w.on_air.geometry())
+
+
+# ---------------------------------------------------------------------------- import / remove styles
+def _banner_texts(w: MainWindow) -> list[str]:
+    return [b.text for b in w.banners.banners()]
+
+
+def test_file_and_style_menus_hold_import_remove_folders_and_quit(qtbot, idle_window, tmp_path: Path,
+                                                                  monkeypatch) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QDesktopServices
+
+    from cartoon_cam.ui.outputs_controller import OutputsController
+
+    w = idle_window
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    qs = QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat)
+    qs.setValue("outputs/snapshot_dir", str(tmp_path / "pics"))
+    ctl = OutputsController(w, w.pipeline, qs)
+    try:
+        file_items = [a.text() for a in w.file_menu.actions() if not a.isSeparator()]
+        assert file_items[:2] == ["Open video or image…", "Import style…"]
+        assert "Open snapshot folder" in file_items and "Open recording folder" in file_items
+        assert file_items[-1] == "Quit"
+        ctl.open_snapshot_folder_action.trigger()
+        assert opened == [str(tmp_path / "pics")] and (tmp_path / "pics").is_dir()
+        w._fill_style_menu()
+        style_items = [a.text() for a in w.style_menu.actions()]
+        assert "Import style…" in style_items and "Remove style" in style_items
+        assert not w.remove_style_menu.isEnabled()  # only built-ins: nothing to remove
+        assert w.import_style_action.shortcut().toString() == "Ctrl+I"
+    finally:
+        ctl.shutdown()
+
+
+def test_import_from_the_menu_imports_a_model_and_rejects_a_bad_file(qtbot, window, tmp_path: Path,
+                                                                       monkeypatch) -> None:  # noqa: ANN001
+    from conftest import shared_path
+
+    from cartoon_cam.ui import main_window
+
+    w = window
+    cute = tmp_path / "AnimeGANv3_tiny_Cute.onnx"
+    cute.write_bytes(shared_path("models", "animeganv3", "AnimeGANv3_tiny_Cute.onnx").read_bytes())
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    asked: list[str] = []
+
+    def pick(parent, title, folder, filt):  # noqa: ANN001, ANN202
+        asked.append(filt)
+        return str(pick.path), filt
+
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileName", staticmethod(pick))
+    pick.path = bad  # type: ignore[attr-defined]
+    with qtbot.waitSignal(w.banners.banner_shown, timeout=TIMEOUT,
+                          check_params_cb=lambda b: b.key == "style_import"):
+        w.import_style_action.trigger()
+    assert "*.onnx" in asked[0] and "*.safetensors" in asked[0]
+    [err] = [b for b in w.banners.banners() if b.key == "style_import"]
+    assert err.level == "error" and "broken.onnx was not imported" in err.text
+    assert "broken" not in set(w.style_picker.keys())
+
+    pick.path = cute  # type: ignore[attr-defined]
+    with qtbot.waitSignal(w.styles_changed, timeout=120_000):
+        w.import_style_action.trigger()
+    assert "animeganv3_tiny_cute" in set(w.style_picker.keys())
+    assert w.style_picker.current_key() == "animeganv3_tiny_cute"
+    assert any("Imported AnimeGANv3_tiny_Cute.onnx" in t for t in _banner_texts(w))
+    assert not any("broken.onnx" in t for t in _banner_texts(w))  # the same topic: replaced
+    assert (w.catalog.user_dir / "animeganv3_tiny_cute.onnx").is_file()
+
+
+def test_remove_asks_and_removes_only_imported_styles(qtbot, window) -> None:  # noqa: ANN001
+    from cartoon_cam import paths
+    from cartoon_cam.inference.style import StyleManifest, write_json_style
+
+    w = window
+    folder = paths.user_styles_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    f = write_json_style(folder / "classic_bold.json", StyleManifest(
+        id="classic_bold", name="Bold classic", arch="classic", tier="classic", size_multiple=1,
+        recommended_size=640, params={"levels": 3, "smooth_passes": 1}))
+    w.reload_styles()
+    w.select_style("classic_bold")
+    w._fill_style_menu()
+    assert w.remove_style_menu.isEnabled()
+    [item] = w.remove_style_menu.actions()
+    assert item.text() == "Bold classic…"
+
+    questions: list[str] = []
+    w._confirm = lambda title, text: questions.append(text) or False  # type: ignore[method-assign]
+    item.trigger()
+    assert questions and "Bold classic" in questions[0] and f.is_file()  # asked; "No" keeps it
+
+    w._confirm = lambda title, text: questions.append(text) or True  # type: ignore[method-assign]
+    with qtbot.waitSignal(w.styles_changed, timeout=TIMEOUT):
+        item.trigger()
+    assert len(questions) == 2 and not f.exists()
+    assert "classic_bold" not in set(w.style_picker.keys())
+    assert w.style_picker.current_key() == w.catalog.default_style_id()  # it was in use: the default took over
+    assert any("Removed style 'Bold classic'" in t for t in _banner_texts(w))
+
+    w.remove_style("classic")  # a built-in: refused without asking
+    assert len(questions) == 2 and any("built-in" in t for t in _banner_texts(w))
+    assert "classic" in set(w.style_picker.keys())

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
     view_mode_changed = Signal(str)
     style_requested = Signal(str)  # a style key the user picked
     cameras_listed = Signal(list)  # list[CameraInfo]
+    styles_changed = Signal()  # a style was imported or removed (the list has been reloaded)
     _worker_finished = Signal(object, object)  # (callbacks, Future) from the worker thread
     _event_posted = Signal(object)  # PipelineEvent from a pipeline thread (queued hop)
 
@@ -314,18 +315,81 @@ class MainWindow(QMainWindow):
             self.show_banner(f"{path.name}: not a video, picture or style model "
                              f"(models: {', '.join(MODEL_SUFFIXES)})", "warning", key="drop")
             return
+        self.import_style(path)
+
+    def style_file_filter(self) -> str:
+        """The file dialog's filter for importable style models (what ``styles import`` takes)."""
+        from ..inference.importers import MODEL_SUFFIXES
+
+        return f"Style models ({' '.join('*' + s for s in MODEL_SUFFIXES)});;All files (*)"
+
+    def import_style(self, path: str | Path) -> Future:
+        """Import the model file ``path`` as a style with the checks of ``cartoon-cam styles
+        import`` (load it, run a probe frame, copy it to the user's style folder), on the worker
+        thread; then select it. The result (or why not) shows as a banner on the "style_import"
+        topic. Returns the worker's future."""
+        path = Path(path)
         self.show_toast(f"Importing {path.name}…")
 
         def done(entry: object) -> None:
             self.reload_styles()
             self.style_picker.select_key(entry.id)  # type: ignore[attr-defined]
             self._on_style_picker_style_selected(entry.id)  # type: ignore[attr-defined]
-            self.show_banner(f"Imported {path.name} as style '{entry.id}'.", "info", key="drop")  # type: ignore[attr-defined]
+            self.show_banner(f"Imported {path.name} as style '{entry.id}'.", "info", key="style_import")  # type: ignore[attr-defined]
+            emit(self.styles_changed)
 
         def failed(e: BaseException) -> None:
-            self.show_banner(f"{path.name} was not imported: {first_line(e)}", "error", key="drop")
+            self.show_banner(f"{path.name} was not imported: {first_line(e)}", "error", key="style_import")
 
-        self.run_in_worker(lambda: self.catalog.import_file(path), done, failed)
+        return self.run_in_worker(lambda: self.catalog.import_file(path), done, failed)
+
+    def imported_styles(self) -> list[tuple[str, str]]:
+        """(id, name) of the user-imported styles (the ones that can be removed)."""
+        return [(e.id, e.manifest.name or e.id) for e in self.catalog.entries() if not e.builtin]
+
+    def _confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question (No is the default)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        ans = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                   QMessageBox.StandardButton.No)
+        return ans == QMessageBox.StandardButton.Yes
+
+    def remove_style(self, style_id: str) -> Future | None:
+        """Remove the imported style ``style_id`` after asking; built-in styles cannot be removed.
+        The file is deleted on the worker thread; if the style was in use, the default style takes
+        over. None when nothing is done (a built-in, or the user said no)."""
+        names = dict(self.imported_styles())
+        if style_id not in names:
+            self.show_banner(f"'{style_id}' is a built-in style and cannot be removed; only imported "
+                             "styles can.", "warning", key="style_import")
+            return None
+        if not self._confirm("Remove style", f"Remove the imported style '{names[style_id]}' ({style_id})?\n\n"
+                             "Its file is deleted from your style folder."):
+            return None
+        in_use = style_id in (style_text(self.pipeline.requested_style), self._active_style)
+
+        def work() -> tuple[Path, str]:
+            path = self.catalog.remove(style_id)
+            return path, (self.catalog.default_style_id() if in_use else "")
+
+        def done(result: tuple[Path, str]) -> None:
+            _path, fallback = result
+            if fallback:  # before the reload, so the removed style is not kept in the list
+                self._on_style_picker_style_selected(fallback)
+            self.reload_styles()
+            self.show_banner(f"Removed style '{names[style_id]}'.", "info", key="style_import")
+            emit(self.styles_changed)
+
+        def failed(e: BaseException) -> None:
+            self.show_banner(f"'{style_id}' was not removed: {first_line(e)}", "error", key="style_import")
+
+        return self.run_in_worker(work, done, failed)
+
+    def _on_import_style_action_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a style model", str(Path.home()), self.style_file_filter())
+        if path:
+            self.import_style(path)
 
     def add_close_hook(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on close, after the pipeline has stopped (finalise outputs here)."""
@@ -448,6 +512,8 @@ class MainWindow(QMainWindow):
             self._add_action(f"Style {i + 1}", str(i + 1), lambda _=False, i=i: self.style_picker.pick_index(i))
         self._add_action("Next quality preset", "Q", self._on_quality_action_triggered)
         self._add_action("Open video or image…", "Ctrl+O", self.open_file)
+        self.import_style_action = self._add_action("Import style…", "Ctrl+I", self._on_import_style_action_triggered,
+                                                    tip="Import a model file as a style")
         self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
         self.about_action = self._add_action("About", None, self._on_about_action_triggered, toolbar=True,
                                              tip="Version, log file and crash dumps")
@@ -462,7 +528,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
         self.file_menu.addAction(a["Open video or image…"])
-        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.import_style_action)
+        self._file_folders_separator = self.file_menu.addSeparator()  # the outputs' folders go after this
+        self._file_quit_separator = self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         self.view_menu = bar.addMenu("&View")
         for act in self._view_actions.actions():
@@ -476,6 +544,11 @@ class MainWindow(QMainWindow):
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addAction(a["Keyboard shortcuts"])
         self.help_menu.addAction(self.about_action)
+
+    def add_file_actions(self, actions: list[QAction]) -> None:
+        """Put ``actions`` (e.g. the outputs' "Open snapshot folder") in the File menu, before Quit."""
+        for act in actions:
+            self.file_menu.insertAction(self._file_quit_separator, act)
 
     def add_outputs_menu(self, menu: QMenu) -> None:
         """The outputs controller's menu, placed before Help."""
@@ -495,6 +568,16 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self._actions_by_text["Next style"])
         m.addAction(self._actions_by_text["Previous style"])
+        m.addSeparator()
+        m.addAction(self.import_style_action)
+        self.remove_style_menu = m.addMenu("Remove style")
+        self.remove_style_menu.setToolTipsVisible(True)
+        imported = self.imported_styles()
+        for sid, name in imported:
+            self.remove_style_menu.addAction(f"{name}…", lambda sid=sid: self.remove_style(sid))
+        self.remove_style_menu.setEnabled(bool(imported))  # built-in styles cannot be removed
+        self.remove_style_menu.menuAction().setToolTip(
+            "Remove a style you imported" if imported else "Only imported styles can be removed; there are none")
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         return [
@@ -503,7 +586,7 @@ class MainWindow(QMainWindow):
             ("F11, double-click", "Fullscreen"), ("Esc", "Leave fullscreen"), ("Q", "Next quality preset"),
             ("F9", "Show / hide the controls"), ("Ctrl+O", "Open a video or image"),
             ("Space", "Snapshot"), ("R", "Start / stop recording"), ("V", "Virtual camera on / off"),
-            ("F1", "This list"),
+            ("Ctrl+I", "Import a style"), ("Ctrl+,", "Preferences"), ("F1", "This list"),
             ("Ctrl+Q", "Quit"),
         ]
 

@@ -187,6 +187,12 @@ class OutputsController(QObject):
         self.menu = self._build_menu()
         if hasattr(self.window, "add_outputs_menu"):
             self.window.add_outputs_menu(self.menu)
+        self.open_snapshot_folder_action = QAction("Open snapshot folder", self.window)
+        self.open_snapshot_folder_action.triggered.connect(lambda: self.open_folder(self.snapshot_dir))
+        self.open_record_folder_action = QAction("Open recording folder", self.window)
+        self.open_record_folder_action.triggered.connect(lambda: self.open_folder(self.record_dir))
+        if hasattr(self.window, "add_file_actions"):  # MainWindow: File → Open snapshot folder
+            self.window.add_file_actions([self.open_snapshot_folder_action, self.open_record_folder_action])
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is None:
             toolbar = self.window.addToolBar("Outputs")
@@ -290,7 +296,12 @@ class OutputsController(QObject):
             self.virtual_camera.mirror = bool(on)
 
     def open_folder(self, folder: Path) -> None:
-        """Show ``folder`` in the system file manager."""
+        """Show ``folder`` in the system file manager (created first if it is not there yet)."""
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.window.show_banner(f"Cannot open {folder}: {e.strerror or e}", "error", key="folder")
+            return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _post_event(self, ev: OutputEvent) -> None:
