@@ -146,7 +146,7 @@ def test_file_and_style_menus_hold_import_remove_folders_and_quit(qtbot, idle_wi
         file_items = [a.text() for a in w.file_menu.actions() if not a.isSeparator()]
         assert file_items[:2] == ["Open video or image…", "Import style…"]
         assert "Open snapshot folder" in file_items and "Open recording folder" in file_items
-        assert file_items[-1] == "Quit"
+        assert "Preferences…" in file_items and file_items[-1] == "Quit"
         ctl.open_snapshot_folder_action.trigger()
         assert opened == [str(tmp_path / "pics")] and (tmp_path / "pics").is_dir()
         w._fill_style_menu()
@@ -228,3 +228,86 @@ def test_remove_asks_and_removes_only_imported_styles(qtbot, window) -> None:  #
     w.remove_style("classic")  # a built-in: refused without asking
     assert len(questions) == 2 and any("built-in" in t for t in _banner_texts(w))
     assert "classic" in set(w.style_picker.keys())
+
+
+# ---------------------------------------------------------------------------- preferences
+def test_preferences_save_and_apply_at_once(qtbot, idle_window, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from cartoon_cam.ui.app_settings import AppSettings
+    from cartoon_cam.ui.outputs_controller import OutputsController
+    from cartoon_cam.ui.preferences_dialog import PreferencesDialog
+
+    w = idle_window
+    ctl = OutputsController(w, w.pipeline, w.settings.qsettings)
+    try:
+        assert w.preferences_action.shortcut().toString() == "Ctrl+,"
+        w.preferences_action.trigger()
+        d = w._preferences_dialog
+        assert isinstance(d, PreferencesDialog)
+        qtbot.waitUntil(d.isVisible, timeout=5000)
+        assert d.values()["outputs/snapshot_dir"] == "" and d.values()["inference/quality"] == "auto"
+        pics, videos = tmp_path / "my pics", tmp_path / "clips" / "new"  # the second does not exist yet
+        d.snapshot_dir.edit.setText(str(pics))
+        d.record_dir.edit.setText(str(videos))
+        d.snapshot_format.setCurrentIndex(d.snapshot_format.findData("jpeg"))
+        d.record_quality.setCurrentIndex(d.record_quality.findData("high"))
+        d.vcam_size.setCurrentIndex(d.vcam_size.findData("1920x1080"))
+        d.quality.setCurrentIndex(d.quality.findData("fast"))
+        with qtbot.waitSignal(w.preferences_changed, timeout=5000):
+            qtbot.mouseClick(d.buttons.button(d.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        assert not d.isVisible() and videos.is_dir()  # created
+
+        # saved through the schema…
+        s = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+        assert s.get_output("snapshot_dir") == str(pics) and s.get_output("record_dir") == str(videos)
+        assert s.get_output("snapshot_format") == "jpeg" and s.get_output("record_quality") == "high"
+        assert s.get_output("vcam_size") == "1920x1080" and s.get("inference/quality") == "fast"
+        # …and applied without a restart
+        assert w.pipeline.size == 256 and w.controls.quality_combo.currentData() == "fast"
+        assert ctl.snapshots.fmt == "jpeg" and ctl.snapshot_dir == pics and ctl.snapshots.folder == pics
+        assert ctl.record_dir == videos
+        opts = ctl._options()
+        assert opts.vcam_size == (1920, 1080) and opts.record_crf == 18
+        size_menu = ctl._groups["vcam_size"]
+        assert [a.data() for a in size_menu.actions() if a.isChecked()] == ["1920x1080"]  # the menu follows
+
+        w.preferences_action.trigger()  # opened again: shows the saved values
+        assert d.values()["outputs/snapshot_format"] == "jpeg" and d.snapshot_dir.value() == str(pics)
+        d.reject()
+    finally:
+        ctl.shutdown()
+
+
+def test_preferences_refuse_a_folder_that_cannot_be_used(qtbot, idle_window, tmp_path: Path) -> None:  # noqa: ANN001
+    w = idle_window
+    d = w.open_preferences()
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    changed: list[dict] = []
+    w.preferences_changed.connect(changed.append)
+    for bad, says in ((blocker, "is a file, not a folder"), (blocker / "sub", "cannot be created"),
+                      (Path("relative/folder"), "not a full path")):
+        d.snapshot_dir.edit.setText(str(bad))
+        d.accept()
+        assert d.isVisible() and not changed  # stays open, nothing saved
+        assert d.snapshot_dir.error.isVisible() and says in d.snapshot_dir.error.text()
+    if os.name == "posix" and os.geteuid() != 0:
+        ro = tmp_path / "read-only"
+        ro.mkdir()
+        ro.chmod(0o500)
+        d.snapshot_dir.edit.setText(str(ro))
+        d.accept()
+        assert "not writable" in d.snapshot_dir.error.text()
+        ro.chmod(0o700)
+    d.snapshot_dir.edit.setText("")  # the default: fine
+    d.accept()
+    assert not d.isVisible() and changed and changed[0]["outputs/snapshot_dir"] == ""
+
+
+def test_writable_folder_rules(tmp_path: Path) -> None:
+    from cartoon_cam.errors import OutputError
+    from cartoon_cam.files import writable_folder
+
+    assert writable_folder(tmp_path / "x" / "y") == tmp_path / "x" / "y" and (tmp_path / "x" / "y").is_dir()
+    for bad in ("", "  ", "relative"):
+        with pytest.raises(OutputError):
+            writable_folder(bad)

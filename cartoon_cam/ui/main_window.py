@@ -51,6 +51,7 @@ from ..inference.catalog import StyleCatalog, StyleLoader
 from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
 from .banner_widget import BannerAreaWidget, BannerWidget
 from .controls_widget import ControlsWidget
+from .preferences_dialog import PreferencesDialog
 from .preview_widget import MODE_LABELS, MODES, PreviewWidget
 from .qt_compat import emit
 from .shortcuts_dialog import ShortcutsDialog
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
     view_mode_changed = Signal(str)
     style_requested = Signal(str)  # a style key the user picked
     cameras_listed = Signal(list)  # list[CameraInfo]
+    preferences_changed = Signal(dict)  # {schema key: value} saved by the Preferences dialog
     styles_changed = Signal()  # a style was imported or removed (the list has been reloaded)
     _worker_finished = Signal(object, object)  # (callbacks, Future) from the worker thread
     _event_posted = Signal(object)  # PipelineEvent from a pipeline thread (queued hop)
@@ -176,6 +178,7 @@ class MainWindow(QMainWindow):
         self.unavailable: dict[str, str] = {}  # backends/devices this machine can't run → why
         self._cameras: list[CameraInfo] = []
         self._shortcuts_dialog: ShortcutsDialog | None = None
+        self._preferences_dialog: PreferencesDialog | None = None
         self._dock_was_visible = True
 
         # central: the preview; banners float over its top, the toast over its bottom (neither
@@ -386,6 +389,50 @@ class MainWindow(QMainWindow):
 
         return self.run_in_worker(work, done, failed)
 
+    # ------------------------------------------------------------------ preferences
+    def preferences_values(self) -> dict[str, Any]:
+        """The values the Preferences dialog edits, from the settings (schema keys)."""
+        from .preferences_dialog import KEYS
+
+        out: dict[str, Any] = {}
+        for k in KEYS:
+            group, _, key = k.partition("/")
+            out[k] = self.settings.get_output(key) if group == "outputs" else self.settings.get(k)
+        return out
+
+    def open_preferences(self) -> PreferencesDialog:
+        """Show the Preferences dialog (not modal to the event loop: the picture keeps moving);
+        OK saves and applies its values (:meth:`apply_preferences`)."""
+        from ..paths import user_pictures_dir, user_videos_dir
+
+        if self._preferences_dialog is None:
+            d = PreferencesDialog(self.preferences_values(), snapshot_default=user_pictures_dir(),
+                                  record_default=user_videos_dir(), parent=self)
+            d.accepted.connect(lambda: self.apply_preferences(d.values()))
+            self._preferences_dialog = d
+        else:
+            self._preferences_dialog.set_values(self.preferences_values())
+        self._preferences_dialog.open()
+        return self._preferences_dialog
+
+    def apply_preferences(self, values: dict[str, Any]) -> None:
+        """Save ``values`` (schema keys, as :meth:`preferences_values` gives them) and apply them
+        now: the inference quality here, the outputs' settings through ``preferences_changed``
+        (the outputs controller listens)."""
+        for k, v in values.items():
+            group, _, key = k.partition("/")
+            if group == "outputs":
+                self.settings.set_output(key, v)
+            else:
+                self.settings.set(k, v)
+        quality = values.get("inference/quality")
+        if quality is not None and quality != quality_for_size(self.pipeline.size):
+            self.controls.set_quality(quality)
+            self._on_controls_quality_changed(quality)
+        self.settings.sync()
+        emit(self.preferences_changed, dict(values))
+        self.statusBar().showMessage("Preferences saved", 3000)
+
     def _on_import_style_action_triggered(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a style model", str(Path.home()), self.style_file_filter())
         if path:
@@ -514,6 +561,9 @@ class MainWindow(QMainWindow):
         self._add_action("Open video or image…", "Ctrl+O", self.open_file)
         self.import_style_action = self._add_action("Import style…", "Ctrl+I", self._on_import_style_action_triggered,
                                                     tip="Import a model file as a style")
+        self.preferences_action = self._add_action("Preferences…", "Ctrl+,", self.open_preferences,
+                                                   tip="Folders, formats, virtual camera size, default quality")
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
         self.about_action = self._add_action("About", None, self._on_about_action_triggered, toolbar=True,
                                              tip="Version, log file and crash dumps")
@@ -531,6 +581,7 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.import_style_action)
         self._file_folders_separator = self.file_menu.addSeparator()  # the outputs' folders go after this
         self._file_quit_separator = self.file_menu.addSeparator()
+        self.file_menu.insertAction(self._file_quit_separator, self.preferences_action)
         self.file_menu.addAction(self.quit_action)
         self.view_menu = bar.addMenu("&View")
         for act in self._view_actions.actions():

@@ -54,7 +54,7 @@ from ..outputs.snapshot import SnapshotWriter
 from ..outputs.stream import StreamOutput
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
-from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, validate_output
+from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, RECORD_QUALITY, validate_output
 from .qt_compat import emit
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class OutputsController(QObject):
         self._jobs: list[threading.Thread] = []
         self._finishing: list[Recorder] = []  # recordings still being finalised after shutdown
         self._shut = False
+        self._groups: dict[str, QActionGroup] = {}  # the Outputs menu's choices, by setting
         self.snapshots: SnapshotWriter = KINDS["snapshot"].build(OutputOptions(  # type: ignore[assignment]
             on_event=self._post_event, snapshot_dir=self.snapshot_dir,
             snapshot_format=self._get("snapshot_format"), snapshot_layout=self._get("snapshot_layout")))
@@ -105,6 +106,8 @@ class OutputsController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self._on_timer_timeout)
+        if hasattr(window, "preferences_changed"):  # MainWindow's Preferences dialog
+            window.preferences_changed.connect(self.apply_settings)
         if hasattr(window, "add_close_hook"):  # MainWindow: runs after the pipeline has stopped
             window.add_close_hook(self.shutdown)
         else:
@@ -135,6 +138,7 @@ class OutputsController(QObject):
         return OutputOptions(
             on_event=self._post_event, fps=self.pipeline.source_fps,
             record_layout=self._get("record_layout"), audio=bool(self._get("record_audio")),
+            record_crf=RECORD_QUALITY[self._get("record_quality")][1],
             vcam_size=(w, h), vcam_layout=self._get("vcam_layout"),
             vcam_mirror=bool(self._get("vcam_mirror")), camera_factory=self._camera_factory,
             stream_url=str(self._get("stream_url") or "").strip() or None,
@@ -145,13 +149,30 @@ class OutputsController(QObject):
 
     @property
     def snapshot_dir(self) -> Path:
-        v = self.settings.value("outputs/snapshot_dir", "")
-        return Path(v) if v else user_pictures_dir()
+        v = self._get("snapshot_dir")
+        return Path(v).expanduser() if v else user_pictures_dir()
 
     @property
     def record_dir(self) -> Path:
-        v = self.settings.value("outputs/record_dir", "")
-        return Path(v) if v else user_videos_dir()
+        v = self._get("record_dir")
+        return Path(v).expanduser() if v else user_videos_dir()
+
+    def apply_settings(self, values: dict[str, Any] | None = None) -> None:
+        """Take changed settings into use now (the Preferences dialog): ``values`` maps
+        ``outputs/<key>`` to a new value (stored here too; other keys are ignored). The snapshot
+        folder and format apply to the next snapshot, the recording folder and quality to the next
+        recording, the virtual-camera size the next time it is turned on; the Outputs menu's
+        choices follow."""
+        for k, v in (values or {}).items():
+            group, _, key = k.partition("/")
+            if group == "outputs" and key in DEFAULTS:
+                self._set(key, v)
+        self.snapshots.fmt = self._get("snapshot_format")
+        self.snapshots.folder = self.snapshot_dir
+        for key, group in self._groups.items():
+            current = self._get(key)
+            for a in group.actions():
+                a.setChecked(a.data() == current)
 
     def set_snapshot_dir(self, folder: str | Path) -> None:
         self._set("snapshot_dir", str(folder))
@@ -226,6 +247,7 @@ class OutputsController(QObject):
                 on_change(action.data())
 
         group.triggered.connect(changed)
+        self._groups[key] = group
         return group
 
     def _build_menu(self) -> QMenu:
