@@ -311,3 +311,49 @@ def test_writable_folder_rules(tmp_path: Path) -> None:
     for bad in ("", "  ", "relative"):
         with pytest.raises(OutputError):
             writable_folder(bad)
+
+
+# ---------------------------------------------------------------------------- toolbar and title
+def test_toolbar_actions_have_icons_and_tooltips_with_their_shortcut(qtbot, idle_window, tmp_path: Path) -> None:  # noqa: ANN001
+    from cartoon_cam.ui import icons
+    from cartoon_cam.ui.outputs_controller import OutputsController
+
+    w = idle_window
+    ctl = OutputsController(w, w.pipeline, QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat))
+    try:
+        acts = [a for a in w.toolbar.actions() if not a.isSeparator() and a.text()]
+        texts = [a.text() for a in acts]
+        for want in ("Side by side", "Split wipe", "Cartoon only", "Mirror", "Fullscreen", "Controls", "About",
+                     "Snapshot", "Record", "Virtual camera", "Stream"):
+            assert want in texts
+        for a in acts:
+            assert not a.icon().isNull(), f"{a.text()} has no icon"
+            assert "()" not in a.toolTip()
+            for k in a.shortcuts():
+                assert k.toString(k.SequenceFormat.NativeText) in a.toolTip(), a.toolTip()
+        by = {a.text(): a for a in acts}
+        assert by["Mirror"].toolTip().endswith("(M)") and by["Controls"].toolTip().endswith("(F9)")
+        assert by["Snapshot"].toolTip().endswith("(Space)") and by["Record"].toolTip().endswith("(R)")
+        assert by["Side by side"].toolTip().endswith("(Ctrl+1)")
+        by["Cartoon only"].trigger()  # toolbar actions trigger
+        assert w.view_mode == "cartoon"
+        by["Mirror"].trigger()
+        assert w.pipeline.mirror
+        for name in icons.SVGS:  # every drawn icon renders at 1x and 2x
+            ic = icons.icon(name)
+            assert not ic.pixmap(16, 16).isNull() and not ic.pixmap(48, 48).isNull()
+    finally:
+        ctl.shutdown()
+
+
+def test_window_title_names_the_style_and_the_source(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+    w = window
+    qtbot.waitUntil(lambda: "Classic" in w.windowTitle() or "classic" in w.windowTitle(), timeout=TIMEOUT)
+    assert "Demo scene" in w.windowTitle() and w.windowTitle().endswith("cartoon_cam")
+    pic = Path(__file__).resolve().parents[1] / "resources" / "demo" / "chelsea.jpg"
+    w.set_source_spec(str(pic), remember=False)
+    qtbot.waitUntil(lambda: "chelsea.jpg" in w.windowTitle(), timeout=TIMEOUT)
+    names = {c.key: c.name for c in w.style_picker.choices()}
+    other = next(k for k in names if k != "classic")
+    w.select_style(other)
+    qtbot.waitUntil(lambda: names[other] in w.windowTitle(), timeout=TIMEOUT)

@@ -48,6 +48,7 @@ from ..core.sources import CameraInfo, FrameSource, list_cameras, open_source
 from ..core.stats import RateMeter
 from ..errors import CartoonCamError, first_line
 from ..inference.catalog import StyleCatalog, StyleLoader
+from . import icons
 from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
 from .banner_widget import BannerAreaWidget, BannerWidget
 from .controls_widget import ControlsWidget
@@ -103,6 +104,13 @@ def about_text(styles: list[tuple[str, str]] | None = None, runtime: str = "") -
     lines += ["", f"Log folder (send the log with a bug report): {log_file().parent}",
               f"Log file: {log_file()}", f"Crash dumps: {log_file().parent / 'crash.log'}"]
     return "\n".join(lines)
+
+
+def tooltip_with_shortcut(tip: str, action: QAction) -> str:
+    """``tip`` followed by the action's shortcuts as the platform writes them: "Mirror (M)"."""
+    keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+    keys = [k for k in keys if k]
+    return f"{tip} ({', '.join(keys)})" if keys else tip
 
 
 def dropped_file(mime: object) -> Path | None:
@@ -209,7 +217,7 @@ class MainWindow(QMainWindow):
         self.toolbar = QToolBar("Main", self)
         self.toolbar.setObjectName("main_toolbar")
         self.toolbar.setMovable(False)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self._build_actions()
         self._build_menus()
@@ -270,6 +278,20 @@ class MainWindow(QMainWindow):
     def show_toast(self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None) -> None:
         """A short message over the bottom of the preview that goes away by itself."""
         self.toast.show_toast(text, action_text, action)
+
+    def title_text(self) -> str:
+        """The window title: the style producing the picture (or being loaded) and the source,
+        e.g. ``Hayao lite · HD Webcam — cartoon_cam``."""
+        key = self._active_style or style_text(self.pipeline.requested_style)
+        names = {c.key: c.name for c in self.style_picker.choices()}
+        style = names.get(key) or (Path(key).stem if key else "")
+        src = self.pipeline.source
+        source = {"demo": "Demo scene"}.get(src.kind, src.name)
+        parts = " · ".join(p for p in (style, source) if p)
+        return f"{parts} — cartoon_cam" if parts else "cartoon_cam"
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(self.title_text())
 
     def set_on_air(self, text: str) -> None:
         """Show ``text`` (e.g. ``● REC 00:12  ·  LIVE``) over the preview's top-right corner; hide
@@ -478,6 +500,7 @@ class MainWindow(QMainWindow):
             self.show_banner(str(e), "error", key="source")
             return
         self.pipeline.set_source(src)
+        self._update_title()
         self.banners.dismiss("source")
         self.banners.dismiss("camera_fallback")
         self.controls.set_current_source(spec)
@@ -507,6 +530,7 @@ class MainWindow(QMainWindow):
             extra.append(req)
         self.style_picker.set_choices(style_choices(self.catalog, extra))
         self.style_picker.select_key(req)
+        self._update_title()
         for c in self.style_picker.needs_thumbnail():
             self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp, self.catalog.resolve),
                                lambda img, c=c: self.style_picker.set_thumbnail(c.key, img),
@@ -518,14 +542,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ construction helpers
     def _add_action(self, text: str, shortcuts: list[str] | str | None, slot: Callable[..., Any], *,
-                    checkable: bool = False, toolbar: bool = False, tip: str = "") -> QAction:
+                    checkable: bool = False, toolbar: bool = False, tip: str = "", icon: str = "") -> QAction:
         act = QAction(text, self)
-        if shortcuts:
-            seqs = [shortcuts] if isinstance(shortcuts, str) else shortcuts
+        seqs = [shortcuts] if isinstance(shortcuts, str) else list(shortcuts or [])
+        if seqs:
             act.setShortcuts([QKeySequence(s) for s in seqs])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         act.setCheckable(checkable)
-        act.setToolTip(f"{tip or text} ({', '.join([shortcuts] if isinstance(shortcuts, str) else shortcuts or [])})")
+        if icon:
+            act.setIcon(icons.icon(icon))
+        act.setToolTip(tooltip_with_shortcut(tip or text, act))
         (act.toggled if checkable else act.triggered).connect(slot)
         self.addAction(act)  # shortcuts work even with the toolbar or panel hidden
         if toolbar:
@@ -537,18 +563,21 @@ class MainWindow(QMainWindow):
         self._view_actions.setExclusive(True)
         for i, mode in enumerate(MODES):
             act = self._add_action(MODE_LABELS[mode], f"Ctrl+{i + 1}", lambda _=False, m=mode: self.set_view_mode(m),
-                                   checkable=False, toolbar=True)
+                                   checkable=False, toolbar=True, icon=mode)
             act.setCheckable(True)
             act.setData(mode)
             self._view_actions.addAction(act)
         self.toolbar.addSeparator()
         self.mirror_action = self._add_action("Mirror", "M", self._on_mirror_action_toggled, checkable=True,
-                                              toolbar=True, tip="Mirror the picture left ↔ right")
+                                              toolbar=True, tip="Mirror the picture left/right", icon="mirror")
         self.fullscreen_action = self._add_action("Fullscreen", "F11", self._on_fullscreen_action_toggled,
-                                                  checkable=True, toolbar=True)
+                                                  checkable=True, toolbar=True, icon="fullscreen",
+                                                  tip="Fullscreen (Esc or double-click leaves it)")
         controls_action = self.dock.toggleViewAction()
         controls_action.setText("Controls")
+        controls_action.setIcon(icons.icon("controls"))
         controls_action.setShortcut(QKeySequence("F9"))
+        controls_action.setToolTip(tooltip_with_shortcut("Show or hide the controls panel", controls_action))
         self.addAction(controls_action)
         self.toolbar.addAction(controls_action)
         self.toolbar.addSeparator()  # outputs go after this
@@ -560,13 +589,14 @@ class MainWindow(QMainWindow):
         self._add_action("Next quality preset", "Q", self._on_quality_action_triggered)
         self._add_action("Open video or image…", "Ctrl+O", self.open_file)
         self.import_style_action = self._add_action("Import style…", "Ctrl+I", self._on_import_style_action_triggered,
-                                                    tip="Import a model file as a style")
+                                                    tip="Import a model file as a style", icon="import_style")
         self.preferences_action = self._add_action("Preferences…", "Ctrl+,", self.open_preferences,
-                                                   tip="Folders, formats, virtual camera size, default quality")
+                                                   tip="Folders, formats, virtual camera size, default quality",
+                                                   icon="preferences")
         self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
         self.about_action = self._add_action("About", None, self._on_about_action_triggered, toolbar=True,
-                                             tip="Version, log file and crash dumps")
+                                             tip="Version, licences, log file and crash dumps", icon="about")
         self.quit_action = self._add_action("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString() or "Ctrl+Q",
                                             self.close)
         self._actions_by_text = {a.text(): a for a in self.actions()}
@@ -750,6 +780,7 @@ class MainWindow(QMainWindow):
     def _handle_pipeline_event(self, ev: PipelineEvent) -> None:
         kind, msg = ev.kind, ev.message
         src = self.pipeline.source
+        self._update_title()
         if kind == EventKind.SOURCE_OPENED:
             self.banners.dismiss("source")
             self.controls.set_granted(src.describe())
@@ -789,6 +820,7 @@ class MainWindow(QMainWindow):
                 self.style_picker.select_key(ev.style)
             self.controls.set_provider(self.pipeline.stats().backend)
             self.statusBar().showMessage(msg, 3000)
+            self._update_title()
         elif kind == EventKind.STYLE_FAILED:
             self._failed_style = ev.style
             self.show_banner(msg, "error", key="style")  # an error banner stays until dismissed

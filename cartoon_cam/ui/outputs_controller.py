@@ -55,6 +55,7 @@ from ..outputs.stream import StreamOutput
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
 from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, RECORD_QUALITY, validate_output
+from . import icons
 from .qt_compat import emit
 
 log = logging.getLogger(__name__)
@@ -183,12 +184,15 @@ class OutputsController(QObject):
 
     # ------------------------------------------------------------------ actions
     def _action(self, text: str, slot: Callable, key: QKeySequence | None = None, tip: str = "",
-                checkable: bool = False) -> QAction:
+                checkable: bool = False, icon: str = "") -> QAction:
         a = QAction(text, self.window)
         if key is not None:
             a.setShortcut(key)
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        a.setToolTip(f"{tip} ({key.toString()})" if key is not None and tip else tip or text)
+        if icon:
+            a.setIcon(icons.icon(icon))
+        key_text = key.toString(QKeySequence.SequenceFormat.NativeText) if key is not None else ""
+        a.setToolTip(f"{tip or text} ({key_text})" if key_text else tip or text)
         a.setCheckable(checkable)
         (a.toggled if checkable else a.triggered).connect(slot)
         self.window.addAction(a)  # hotkeys work even when the toolbar is hidden
@@ -196,15 +200,16 @@ class OutputsController(QObject):
 
     def _build_actions(self) -> None:
         self.snapshot_action = self._action("Snapshot", self.take_snapshot,
-                                            QKeySequence(Qt.Key.Key_Space), "Save a picture")
+                                            QKeySequence(Qt.Key.Key_Space), "Save a picture", icon="snapshot")
         self.record_action = self._action("Record", self.set_recording, QKeySequence(Qt.Key.Key_R),
-                                          "Start / stop recording", checkable=True)
+                                          "Start / stop recording", checkable=True, icon="record")
         self.vcam_action = self._action("Virtual camera", self.set_virtual_camera,
                                         QKeySequence(Qt.Key.Key_V),
-                                        "Send to a virtual camera (OBS, Zoom, Meet…)", checkable=True)
+                                        "Send to a virtual camera (OBS, Zoom, Meet…)", checkable=True,
+                                        icon="virtual_camera")
         self.stream_action = self._action("Stream", self.set_streaming, None,
                                           "Stream live to a server (rtmp://, udp://, srt://)",
-                                          checkable=True)
+                                          checkable=True, icon="stream")
         self.menu = self._build_menu()
         if hasattr(self.window, "add_outputs_menu"):
             self.window.add_outputs_menu(self.menu)
@@ -222,6 +227,9 @@ class OutputsController(QObject):
             toolbar.addAction(a)
         button = QToolButton(toolbar)
         button.setText("Outputs")
+        button.setIcon(icons.icon("outputs"))
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonFollowStyle)
+        button.setAccessibleName("Outputs options")
         button.setToolTip("Folders, formats and what each output shows")
         button.setMenu(self.menu)
         button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
