@@ -91,8 +91,7 @@ def writable_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:
         raise OutputError(f"The {what} is empty: choose a folder.")
     p = Path(text).expanduser()
     if not p.is_absolute():
-        raise OutputError(f"The {what} {text!r} is not a full path (it should start with "
-                          f"{Path.home().anchor!r} or ~).")
+        raise OutputError(f"The {what} {text!r} is not a full path: start it with {Path.home().anchor} or ~.")
     if p.exists() and not p.is_dir():
         raise OutputError(f"The {what} {p} is a file, not a folder.")
     try:

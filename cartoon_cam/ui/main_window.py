@@ -609,9 +609,10 @@ class MainWindow(QMainWindow):
         self.file_menu = bar.addMenu("&File")
         self.file_menu.addAction(a["Open video or image…"])
         self.file_menu.addAction(self.import_style_action)
-        self._file_folders_separator = self.file_menu.addSeparator()  # the outputs' folders go after this
-        self._file_quit_separator = self.file_menu.addSeparator()
-        self.file_menu.insertAction(self._file_quit_separator, self.preferences_action)
+        self.file_menu.addSeparator()
+        self._file_folders_end = self.file_menu.addSeparator()  # the outputs' folders go before this
+        self.file_menu.addAction(self.preferences_action)
+        self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         self.view_menu = bar.addMenu("&View")
         for act in self._view_actions.actions():
@@ -627,9 +628,10 @@ class MainWindow(QMainWindow):
         self.help_menu.addAction(self.about_action)
 
     def add_file_actions(self, actions: list[QAction]) -> None:
-        """Put ``actions`` (e.g. the outputs' "Open snapshot folder") in the File menu, before Quit."""
+        """Put ``actions`` (e.g. the outputs' "Open snapshot folder") in the File menu, before
+        Preferences."""
         for act in actions:
-            self.file_menu.insertAction(self._file_quit_separator, act)
+            self.file_menu.insertAction(self._file_folders_end, act)
 
     def add_outputs_menu(self, menu: QMenu) -> None:
         """The outputs controller's menu, placed before Help."""

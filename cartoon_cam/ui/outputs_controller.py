@@ -228,7 +228,7 @@ class OutputsController(QObject):
         button = QToolButton(toolbar)
         button.setText("Outputs")
         button.setIcon(icons.icon("outputs"))
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonFollowStyle)
+        button.setToolButtonStyle(toolbar.toolButtonStyle())
         button.setAccessibleName("Outputs options")
         button.setToolTip("Folders, formats and what each output shows")
         button.setMenu(self.menu)

@@ -50,7 +50,10 @@ class _FolderField(QWidget):
         lay.setSpacing(2)
         row = QHBoxLayout()
         self.edit = QLineEdit()
-        self.edit.setPlaceholderText(f"{default}  (default)")
+        home = Path.home()
+        shown = f"~/{default.relative_to(home).as_posix()}" if default.is_relative_to(home) else str(default)
+        self.edit.setPlaceholderText(f"Default: {shown}")
+        self.edit.setToolTip(f"Leave empty for the default folder, {default}")
         self.edit.setAccessibleName(title)
         self.edit.setClearButtonEnabled(True)
         self.edit.setMinimumWidth(360)
@@ -83,6 +86,7 @@ class _FolderField(QWidget):
         self.error.setText(text)
         self.error.show()
         self.edit.setFocus()
+        self.window().adjustSize()  # room for the message
 
 
 class PreferencesDialog(QDialog):
