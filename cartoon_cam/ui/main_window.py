@@ -386,8 +386,8 @@ class MainWindow(QMainWindow):
         over. None when nothing is done (a built-in, or the user said no)."""
         names = dict(self.imported_styles())
         if style_id not in names:
-            self.show_banner(f"'{style_id}' is a built-in style and cannot be removed; only imported "
-                             "styles can.", "warning", key="style_import")
+            self.show_banner(f"'{style_id}' is not an imported style: built-in styles cannot be removed.",
+                             "warning", key="style_import")
             return None
         if not self._confirm("Remove style", f"Remove the imported style '{names[style_id]}' ({style_id})?\n\n"
                              "Its file is deleted from your style folder."):
