@@ -10,10 +10,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 OVERWRITE_FLAG = "--overwrite"
 
@@ -78,3 +79,28 @@ def apply_umask(path: str | os.PathLike[str]) -> None:
 
 __all__ = ["OVERWRITE_FLAG", "apply_umask", "check_output", "current_umask", "file_mode", "same_file",
            "unique_path"]
+
+
+def writable_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:
+    """Make sure ``path`` is a folder files can be written to: created (with its parents) when
+    missing, then tried with a temporary file. Returns the absolute folder; raises
+    :class:`~cartoon_cam.errors.OutputError` with a sentence for the user otherwise (a relative
+    path, a file in the way, no permission, a read-only disk)."""
+    text = str(path).strip()
+    if not text:
+        raise OutputError(f"The {what} is empty: choose a folder.")
+    p = Path(text).expanduser()
+    if not p.is_absolute():
+        raise OutputError(f"The {what} {text!r} is not a full path: start it with {Path.home().anchor} or ~.")
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"The {what} {p} is a file, not a folder.")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"The {what} {p} cannot be created ({e.strerror or e}).") from None
+    try:
+        with tempfile.TemporaryFile(dir=p):
+            pass
+    except OSError as e:
+        raise OutputError(f"The {what} {p} is not writable ({e.strerror or e}).") from None
+    return p

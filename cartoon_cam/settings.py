@@ -68,6 +68,9 @@ OUTPUT_DEFAULTS: dict[str, Any] = {
     "vcam_size": "1280x720",
     "stream_url": "",
     "stream_layout": "cartoon",
+    "snapshot_dir": "",  # "" = the platform's Pictures/cartoon_cam
+    "record_dir": "",  # "" = the platform's Videos/cartoon_cam
+    "record_quality": "standard",
 }
 OUTPUT_CHOICES: dict[str, tuple[str, ...]] = {
     "snapshot_format": ("png", "jpeg"),
@@ -76,6 +79,13 @@ OUTPUT_CHOICES: dict[str, tuple[str, ...]] = {
     "vcam_layout": ("cartoon", "side_by_side"),
     "vcam_size": ("640x360", "1280x720", "1920x1080"),
     "stream_layout": ("cartoon", "side_by_side"),
+    "record_quality": ("high", "standard", "small"),
+}
+#: Recording quality presets: label and the x264 CRF (lower = better and bigger).
+RECORD_QUALITY: dict[str, tuple[str, int]] = {
+    "high": ("High (bigger files)", 18),
+    "standard": ("Standard", 23),
+    "small": ("Small files", 28),
 }
 
 MIN_RESOLUTION_SIDE = 16
@@ -177,6 +187,7 @@ def validate_output(key: str, raw: Any) -> Any:
     return raw if raw not in (None, "") else default
 
 
-__all__ = ["DEFAULTS", "GROUPS", "OUTPUT_CHOICES", "OUTPUT_DEFAULTS", "QUALITY_PRESETS", "SCHEMA_VERSION",
+__all__ = ["DEFAULTS", "GROUPS", "OUTPUT_CHOICES", "OUTPUT_DEFAULTS", "QUALITY_PRESETS", "RECORD_QUALITY",
+           "SCHEMA_VERSION",
            "VIEW_MODES", "VIEW_MODE_LABELS", "ResolutionError", "inference_size", "parse_resolution",
            "quality_for_size", "resolution_arg", "validate", "validate_output"]

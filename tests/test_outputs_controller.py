@@ -31,7 +31,7 @@ class FakeWindow(QMainWindow):
         self.banners: list[tuple[str, str]] = []
         self.toasts: list[tuple[str, str | None, object]] = []
 
-    def show_banner(self, text, level, action_text=None, action=None) -> None:
+    def show_banner(self, text, level, action_text=None, action=None, key=None) -> None:
         self.banners.append((text, level))
 
     def show_toast(self, text, action_text=None, action=None) -> None:

@@ -33,6 +33,7 @@ class OutputOptions:
     record_layout: str | None = None
     audio: bool | AudioSource = False
     overwrite: bool = False
+    record_crf: int = 23  # x264 quality: lower is better and bigger
     # virtual camera
     vcam_size: tuple[int, int] = (1280, 720)
     vcam_layout: str | None = None
@@ -55,7 +56,7 @@ def _recorder(o: OutputOptions) -> Output:
     if o.record_path is None:
         raise ValueError("a recording needs a path")
     return Recorder(o.record_path, layout=o.record_layout or o.layout, fps=o.fps, audio=o.audio,
-                    on_event=o.on_event, overwrite=o.overwrite)
+                    on_event=o.on_event, overwrite=o.overwrite, crf=o.record_crf)
 
 
 def _virtual_camera(o: OutputOptions) -> Output:

@@ -19,6 +19,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from ..settings import (  # re-exported: the schema lives in cartoon_cam.settings
     DEFAULTS,
     GROUPS,
+    OUTPUT_DEFAULTS,
     QUALITY_PRESETS,
     SCHEMA_VERSION,
     VIEW_MODES,
@@ -26,6 +27,7 @@ from ..settings import (  # re-exported: the schema lives in cartoon_cam.setting
     parse_resolution,
     quality_for_size,
     validate,
+    validate_output,
 )
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,22 @@ class AppSettings:
         if key not in DEFAULTS:
             raise KeyError(f"unknown setting {key!r}")
         self.qsettings.setValue(key, value)
+
+    def get_output(self, key: str) -> Any:
+        """The outputs' setting ``key`` (without ``outputs/``), checked by the schema
+        (:func:`cartoon_cam.settings.validate_output`)."""
+        if key not in OUTPUT_DEFAULTS:
+            raise KeyError(f"unknown output setting {key!r}")
+        return validate_output(key, self.qsettings.value(f"outputs/{key}", OUTPUT_DEFAULTS[key]))
+
+    def set_output(self, key: str, value: Any) -> None:
+        """Store the outputs' setting ``key``; ``KeyError`` for a key not in the schema,
+        ``ValueError`` for a value it does not allow."""
+        if key not in OUTPUT_DEFAULTS:
+            raise KeyError(f"unknown output setting {key!r}")
+        if validate_output(key, value) != value:
+            raise ValueError(f"{value!r} is not a valid value of outputs/{key}")
+        self.qsettings.setValue(f"outputs/{key}", value)
 
     def sync(self) -> None:
         self.qsettings.sync()

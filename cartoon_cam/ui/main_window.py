@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -30,7 +30,6 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeySequence,
     QMouseEvent,
-    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -49,9 +48,11 @@ from ..core.sources import CameraInfo, FrameSource, list_cameras, open_source
 from ..core.stats import RateMeter
 from ..errors import CartoonCamError, first_line
 from ..inference.catalog import StyleCatalog, StyleLoader
+from . import icons
 from .app_settings import QUALITY_PRESETS, AppSettings, parse_resolution, quality_for_size
 from .banner_widget import BannerAreaWidget, BannerWidget
 from .controls_widget import ControlsWidget
+from .preferences_dialog import PreferencesDialog
 from .preview_widget import MODE_LABELS, MODES, PreviewWidget
 from .qt_compat import emit
 from .shortcuts_dialog import ShortcutsDialog
@@ -105,6 +106,13 @@ def about_text(styles: list[tuple[str, str]] | None = None, runtime: str = "") -
     return "\n".join(lines)
 
 
+def tooltip_with_shortcut(tip: str, action: QAction) -> str:
+    """``tip`` followed by the action's shortcuts as the platform writes them: "Mirror (M)"."""
+    keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+    keys = [k for k in keys if k]
+    return f"{tip} ({', '.join(keys)})" if keys else tip
+
+
 def dropped_file(mime: object) -> Path | None:
     """The first local file among a drag's URLs (None when it carries none)."""
     urls = mime.urls() if mime is not None and mime.hasUrls() else []  # type: ignore[attr-defined]
@@ -146,6 +154,8 @@ class MainWindow(QMainWindow):
     view_mode_changed = Signal(str)
     style_requested = Signal(str)  # a style key the user picked
     cameras_listed = Signal(list)  # list[CameraInfo]
+    preferences_changed = Signal(dict)  # {schema key: value} saved by the Preferences dialog
+    styles_changed = Signal()  # a style was imported or removed (the list has been reloaded)
     _worker_finished = Signal(object, object)  # (callbacks, Future) from the worker thread
     _event_posted = Signal(object)  # PipelineEvent from a pipeline thread (queued hop)
 
@@ -176,18 +186,19 @@ class MainWindow(QMainWindow):
         self.unavailable: dict[str, str] = {}  # backends/devices this machine can't run → why
         self._cameras: list[CameraInfo] = []
         self._shortcuts_dialog: ShortcutsDialog | None = None
+        self._preferences_dialog: PreferencesDialog | None = None
         self._dock_was_visible = True
 
-        # central: banners above the preview, toast floating over it
+        # central: the preview; banners float over its top, the toast over its bottom (neither
+        # moves nor shrinks the picture)
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        self.banners = BannerAreaWidget()
         self.preview = PreviewWidget()
-        lay.addWidget(self.banners)
         lay.addWidget(self.preview, 1)
         self.setCentralWidget(central)
+        self.banners = BannerAreaWidget(self.preview)
         self.toast = ToastWidget(self.preview)
         self.preview.painted.connect(self._on_preview_painted)
         self.preview.divider_changed.connect(self._on_preview_divider_changed)
@@ -206,7 +217,7 @@ class MainWindow(QMainWindow):
         self.toolbar = QToolBar("Main", self)
         self.toolbar.setObjectName("main_toolbar")
         self.toolbar.setMovable(False)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self._build_actions()
         self._build_menus()
@@ -219,6 +230,7 @@ class MainWindow(QMainWindow):
                                   "font-weight: bold; padding: 3px 8px; border-radius: 4px; }")
         self.on_air.setAccessibleName("Recording and live outputs")
         self.on_air.hide()
+        self.preview.installEventFilter(self)
 
         # status bar
         self.status_label = QLabel("")
@@ -258,12 +270,28 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ public API
     def show_banner(self, text: str, level: str = "error", action_text: str | None = None,
                     action: Callable[[], None] | None = None, key: str | None = None) -> BannerWidget:
-        """A non-blocking message above the preview (``level``: error | warning | info)."""
+        """A non-blocking message over the top of the preview (``level``: error | warning | info).
+        ``key`` names its topic: a newer banner on the same topic replaces it. Info banners fold
+        away by themselves; errors stay until dismissed (and have a Copy button)."""
         return self.banners.show_banner(text, level, action_text, action, key)
 
     def show_toast(self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None) -> None:
         """A short message over the bottom of the preview that goes away by itself."""
         self.toast.show_toast(text, action_text, action)
+
+    def title_text(self) -> str:
+        """The window title: the style producing the picture (or being loaded) and the source,
+        e.g. ``Hayao lite · HD Webcam — cartoon_cam``."""
+        key = self._active_style or style_text(self.pipeline.requested_style)
+        names = {c.key: c.name for c in self.style_picker.choices()}
+        style = names.get(key) or (Path(key).stem if key else "")
+        src = self.pipeline.source
+        source = {"demo": "Demo scene"}.get(src.kind, src.name)
+        parts = " · ".join(p for p in (style, source) if p)
+        return f"{parts} — cartoon_cam" if parts else "cartoon_cam"
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(self.title_text())
 
     def set_on_air(self, text: str) -> None:
         """Show ``text`` (e.g. ``● REC 00:12  ·  LIVE``) over the preview's top-right corner; hide
@@ -275,12 +303,15 @@ class MainWindow(QMainWindow):
         self._place_on_air()
 
     def _place_on_air(self) -> None:
-        self.on_air.move(max(0, self.preview.width() - self.on_air.width() - 10), 10)
+        self.on_air.move(max(0, self.preview.width() - self.on_air.width() - 8), 8)
         self.on_air.raise_()
+        # the banners leave the top-right corner to the mark
+        self.banners.set_reserved_right(self.on_air.width() + 8 if self.on_air.isVisible() else 0)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._place_on_air()
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.preview and event.type() == QEvent.Type.Resize:
+            self._place_on_air()  # the preview changes size with the window, the panel, fullscreen
+        return super().eventFilter(obj, event)
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
@@ -309,18 +340,125 @@ class MainWindow(QMainWindow):
             self.show_banner(f"{path.name}: not a video, picture or style model "
                              f"(models: {', '.join(MODEL_SUFFIXES)})", "warning", key="drop")
             return
+        self.import_style(path)
+
+    def style_file_filter(self) -> str:
+        """The file dialog's filter for importable style models (what ``styles import`` takes)."""
+        from ..inference.importers import MODEL_SUFFIXES
+
+        return f"Style models ({' '.join('*' + s for s in MODEL_SUFFIXES)});;All files (*)"
+
+    def import_style(self, path: str | Path) -> Future:
+        """Import the model file ``path`` as a style with the checks of ``cartoon-cam styles
+        import`` (load it, run a probe frame, copy it to the user's style folder), on the worker
+        thread; then select it. The result (or why not) shows as a banner on the "style_import"
+        topic. Returns the worker's future."""
+        path = Path(path)
         self.show_toast(f"Importing {path.name}…")
 
         def done(entry: object) -> None:
             self.reload_styles()
             self.style_picker.select_key(entry.id)  # type: ignore[attr-defined]
             self._on_style_picker_style_selected(entry.id)  # type: ignore[attr-defined]
-            self.show_banner(f"Imported {path.name} as style '{entry.id}'.", "info", key="drop")  # type: ignore[attr-defined]
+            self.show_banner(f"Imported {path.name} as style '{entry.id}'.", "info", key="style_import")  # type: ignore[attr-defined]
+            emit(self.styles_changed)
 
         def failed(e: BaseException) -> None:
-            self.show_banner(f"{path.name} was not imported: {first_line(e)}", "error", key="drop")
+            self.show_banner(f"{path.name} was not imported: {first_line(e)}", "error", key="style_import")
 
-        self.run_in_worker(lambda: self.catalog.import_file(path), done, failed)
+        return self.run_in_worker(lambda: self.catalog.import_file(path), done, failed)
+
+    def imported_styles(self) -> list[tuple[str, str]]:
+        """(id, name) of the user-imported styles (the ones that can be removed)."""
+        return [(e.id, e.manifest.name or e.id) for e in self.catalog.entries() if not e.builtin]
+
+    def _confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question (No is the default)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        ans = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                   QMessageBox.StandardButton.No)
+        return ans == QMessageBox.StandardButton.Yes
+
+    def remove_style(self, style_id: str) -> Future | None:
+        """Remove the imported style ``style_id`` after asking; built-in styles cannot be removed.
+        The file is deleted on the worker thread; if the style was in use, the default style takes
+        over. None when nothing is done (a built-in, or the user said no)."""
+        names = dict(self.imported_styles())
+        if style_id not in names:
+            self.show_banner(f"'{style_id}' is not an imported style: built-in styles cannot be removed.",
+                             "warning", key="style_import")
+            return None
+        if not self._confirm("Remove style", f"Remove the imported style '{names[style_id]}' ({style_id})?\n\n"
+                             "Its file is deleted from your style folder."):
+            return None
+        in_use = style_id in (style_text(self.pipeline.requested_style), self._active_style)
+
+        def work() -> tuple[Path, str]:
+            path = self.catalog.remove(style_id)
+            return path, (self.catalog.default_style_id() if in_use else "")
+
+        def done(result: tuple[Path, str]) -> None:
+            _path, fallback = result
+            if fallback:  # before the reload, so the removed style is not kept in the list
+                self._on_style_picker_style_selected(fallback)
+            self.reload_styles()
+            self.show_banner(f"Removed style '{names[style_id]}'.", "info", key="style_import")
+            emit(self.styles_changed)
+
+        def failed(e: BaseException) -> None:
+            self.show_banner(f"'{style_id}' was not removed: {first_line(e)}", "error", key="style_import")
+
+        return self.run_in_worker(work, done, failed)
+
+    # ------------------------------------------------------------------ preferences
+    def preferences_values(self) -> dict[str, Any]:
+        """The values the Preferences dialog edits, from the settings (schema keys)."""
+        from .preferences_dialog import KEYS
+
+        out: dict[str, Any] = {}
+        for k in KEYS:
+            group, _, key = k.partition("/")
+            out[k] = self.settings.get_output(key) if group == "outputs" else self.settings.get(k)
+        return out
+
+    def open_preferences(self) -> PreferencesDialog:
+        """Show the Preferences dialog (not modal to the event loop: the picture keeps moving);
+        OK saves and applies its values (:meth:`apply_preferences`)."""
+        from ..paths import user_pictures_dir, user_videos_dir
+
+        if self._preferences_dialog is None:
+            d = PreferencesDialog(self.preferences_values(), snapshot_default=user_pictures_dir(),
+                                  record_default=user_videos_dir(), parent=self)
+            d.accepted.connect(lambda: self.apply_preferences(d.values()))
+            self._preferences_dialog = d
+        else:
+            self._preferences_dialog.set_values(self.preferences_values())
+        self._preferences_dialog.open()
+        return self._preferences_dialog
+
+    def apply_preferences(self, values: dict[str, Any]) -> None:
+        """Save ``values`` (schema keys, as :meth:`preferences_values` gives them) and apply them
+        now: the inference quality here, the outputs' settings through ``preferences_changed``
+        (the outputs controller listens)."""
+        for k, v in values.items():
+            group, _, key = k.partition("/")
+            if group == "outputs":
+                self.settings.set_output(key, v)
+            else:
+                self.settings.set(k, v)
+        quality = values.get("inference/quality")
+        if quality is not None and quality != quality_for_size(self.pipeline.size):
+            self.controls.set_quality(quality)
+            self._on_controls_quality_changed(quality)
+        self.settings.sync()
+        emit(self.preferences_changed, dict(values))
+        self.statusBar().showMessage("Preferences saved", 3000)
+
+    def _on_import_style_action_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a style model", str(Path.home()), self.style_file_filter())
+        if path:
+            self.import_style(path)
 
     def add_close_hook(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on close, after the pipeline has stopped (finalise outputs here)."""
@@ -362,6 +500,7 @@ class MainWindow(QMainWindow):
             self.show_banner(str(e), "error", key="source")
             return
         self.pipeline.set_source(src)
+        self._update_title()
         self.banners.dismiss("source")
         self.banners.dismiss("camera_fallback")
         self.controls.set_current_source(spec)
@@ -391,6 +530,7 @@ class MainWindow(QMainWindow):
             extra.append(req)
         self.style_picker.set_choices(style_choices(self.catalog, extra))
         self.style_picker.select_key(req)
+        self._update_title()
         for c in self.style_picker.needs_thumbnail():
             self.run_in_worker(lambda c=c: _render_thumbnail_low_priority(c.key, c.stamp, self.catalog.resolve),
                                lambda img, c=c: self.style_picker.set_thumbnail(c.key, img),
@@ -402,14 +542,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ construction helpers
     def _add_action(self, text: str, shortcuts: list[str] | str | None, slot: Callable[..., Any], *,
-                    checkable: bool = False, toolbar: bool = False, tip: str = "") -> QAction:
+                    checkable: bool = False, toolbar: bool = False, tip: str = "", icon: str = "") -> QAction:
         act = QAction(text, self)
-        if shortcuts:
-            seqs = [shortcuts] if isinstance(shortcuts, str) else shortcuts
+        seqs = [shortcuts] if isinstance(shortcuts, str) else list(shortcuts or [])
+        if seqs:
             act.setShortcuts([QKeySequence(s) for s in seqs])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         act.setCheckable(checkable)
-        act.setToolTip(f"{tip or text} ({', '.join([shortcuts] if isinstance(shortcuts, str) else shortcuts or [])})")
+        if icon:
+            act.setIcon(icons.icon(icon))
+        act.setToolTip(tooltip_with_shortcut(tip or text, act))
         (act.toggled if checkable else act.triggered).connect(slot)
         self.addAction(act)  # shortcuts work even with the toolbar or panel hidden
         if toolbar:
@@ -421,18 +563,21 @@ class MainWindow(QMainWindow):
         self._view_actions.setExclusive(True)
         for i, mode in enumerate(MODES):
             act = self._add_action(MODE_LABELS[mode], f"Ctrl+{i + 1}", lambda _=False, m=mode: self.set_view_mode(m),
-                                   checkable=False, toolbar=True)
+                                   checkable=False, toolbar=True, icon=mode)
             act.setCheckable(True)
             act.setData(mode)
             self._view_actions.addAction(act)
         self.toolbar.addSeparator()
         self.mirror_action = self._add_action("Mirror", "M", self._on_mirror_action_toggled, checkable=True,
-                                              toolbar=True, tip="Mirror the picture left ↔ right")
+                                              toolbar=True, tip="Mirror the picture left/right", icon="mirror")
         self.fullscreen_action = self._add_action("Fullscreen", "F11", self._on_fullscreen_action_toggled,
-                                                  checkable=True, toolbar=True)
+                                                  checkable=True, toolbar=True, icon="fullscreen",
+                                                  tip="Fullscreen (Esc or double-click leaves it)")
         controls_action = self.dock.toggleViewAction()
         controls_action.setText("Controls")
+        controls_action.setIcon(icons.icon("controls"))
         controls_action.setShortcut(QKeySequence("F9"))
+        controls_action.setToolTip(tooltip_with_shortcut("Show or hide the controls panel", controls_action))
         self.addAction(controls_action)
         self.toolbar.addAction(controls_action)
         self.toolbar.addSeparator()  # outputs go after this
@@ -443,9 +588,15 @@ class MainWindow(QMainWindow):
             self._add_action(f"Style {i + 1}", str(i + 1), lambda _=False, i=i: self.style_picker.pick_index(i))
         self._add_action("Next quality preset", "Q", self._on_quality_action_triggered)
         self._add_action("Open video or image…", "Ctrl+O", self.open_file)
+        self.import_style_action = self._add_action("Import style…", "Ctrl+I", self._on_import_style_action_triggered,
+                                                    tip="Import a model file as a style", icon="import_style")
+        self.preferences_action = self._add_action("Preferences…", "Ctrl+,", self.open_preferences,
+                                                   tip="Folders, formats, virtual camera size, default quality",
+                                                   icon="preferences")
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self._add_action("Keyboard shortcuts", "F1", self._on_help_action_triggered)
         self.about_action = self._add_action("About", None, self._on_about_action_triggered, toolbar=True,
-                                             tip="Version, log file and crash dumps")
+                                             tip="Version, licences, log file and crash dumps", icon="about")
         self.quit_action = self._add_action("Quit", QKeySequence(QKeySequence.StandardKey.Quit).toString() or "Ctrl+Q",
                                             self.close)
         self._actions_by_text = {a.text(): a for a in self.actions()}
@@ -457,6 +608,10 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
         self.file_menu.addAction(a["Open video or image…"])
+        self.file_menu.addAction(self.import_style_action)
+        self.file_menu.addSeparator()
+        self._file_folders_end = self.file_menu.addSeparator()  # the outputs' folders go before this
+        self.file_menu.addAction(self.preferences_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         self.view_menu = bar.addMenu("&View")
@@ -471,6 +626,12 @@ class MainWindow(QMainWindow):
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addAction(a["Keyboard shortcuts"])
         self.help_menu.addAction(self.about_action)
+
+    def add_file_actions(self, actions: list[QAction]) -> None:
+        """Put ``actions`` (e.g. the outputs' "Open snapshot folder") in the File menu, before
+        Preferences."""
+        for act in actions:
+            self.file_menu.insertAction(self._file_folders_end, act)
 
     def add_outputs_menu(self, menu: QMenu) -> None:
         """The outputs controller's menu, placed before Help."""
@@ -490,6 +651,16 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self._actions_by_text["Next style"])
         m.addAction(self._actions_by_text["Previous style"])
+        m.addSeparator()
+        m.addAction(self.import_style_action)
+        self.remove_style_menu = m.addMenu("Remove style")
+        self.remove_style_menu.setToolTipsVisible(True)
+        imported = self.imported_styles()
+        for sid, name in imported:
+            self.remove_style_menu.addAction(f"{name}…", lambda sid=sid: self.remove_style(sid))
+        self.remove_style_menu.setEnabled(bool(imported))  # built-in styles cannot be removed
+        self.remove_style_menu.menuAction().setToolTip(
+            "Remove a style you imported" if imported else "Only imported styles can be removed; there are none")
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         return [
@@ -498,7 +669,7 @@ class MainWindow(QMainWindow):
             ("F11, double-click", "Fullscreen"), ("Esc", "Leave fullscreen"), ("Q", "Next quality preset"),
             ("F9", "Show / hide the controls"), ("Ctrl+O", "Open a video or image"),
             ("Space", "Snapshot"), ("R", "Start / stop recording"), ("V", "Virtual camera on / off"),
-            ("F1", "This list"),
+            ("Ctrl+I", "Import a style"), ("Ctrl+,", "Preferences"), ("F1", "This list"),
             ("Ctrl+Q", "Quit"),
         ]
 
@@ -611,6 +782,7 @@ class MainWindow(QMainWindow):
     def _handle_pipeline_event(self, ev: PipelineEvent) -> None:
         kind, msg = ev.kind, ev.message
         src = self.pipeline.source
+        self._update_title()
         if kind == EventKind.SOURCE_OPENED:
             self.banners.dismiss("source")
             self.controls.set_granted(src.describe())
@@ -650,6 +822,7 @@ class MainWindow(QMainWindow):
                 self.style_picker.select_key(ev.style)
             self.controls.set_provider(self.pipeline.stats().backend)
             self.statusBar().showMessage(msg, 3000)
+            self._update_title()
         elif kind == EventKind.STYLE_FAILED:
             self._failed_style = ev.style
             self.show_banner(msg, "error", key="style")  # an error banner stays until dismissed

@@ -16,7 +16,7 @@ does:
   :meth:`OutputsController.wait_finished` before the process exits.
 
 The window needs ``toolbar`` (``QToolBar``), ``show_banner(text, level, action_text=None,
-action=None)`` and ``show_toast(text, action_text=None, action=None)``, and may offer
+action=None, key=None)`` (``key``: the output the message is about, one banner each) and ``show_toast(text, action_text=None, action=None)``, and may offer
 ``add_close_hook(fn)`` (else a close-event filter is used); the pipeline needs
 ``latest_result()``, ``add_sink``/``remove_sink`` and ``source_fps``.
 """
@@ -54,7 +54,8 @@ from ..outputs.snapshot import SnapshotWriter
 from ..outputs.stream import StreamOutput
 from ..outputs.virtual_camera import CameraFactory, VirtualCamera
 from ..paths import user_pictures_dir, user_videos_dir
-from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, validate_output
+from ..settings import OUTPUT_CHOICES, OUTPUT_DEFAULTS, RECORD_QUALITY, validate_output
+from . import icons
 from .qt_compat import emit
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class OutputsController(QObject):
         self._jobs: list[threading.Thread] = []
         self._finishing: list[Recorder] = []  # recordings still being finalised after shutdown
         self._shut = False
+        self._groups: dict[str, QActionGroup] = {}  # the Outputs menu's choices, by setting
         self.snapshots: SnapshotWriter = KINDS["snapshot"].build(OutputOptions(  # type: ignore[assignment]
             on_event=self._post_event, snapshot_dir=self.snapshot_dir,
             snapshot_format=self._get("snapshot_format"), snapshot_layout=self._get("snapshot_layout")))
@@ -105,6 +107,8 @@ class OutputsController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self._on_timer_timeout)
+        if hasattr(window, "preferences_changed"):  # MainWindow's Preferences dialog
+            window.preferences_changed.connect(self.apply_settings)
         if hasattr(window, "add_close_hook"):  # MainWindow: runs after the pipeline has stopped
             window.add_close_hook(self.shutdown)
         else:
@@ -135,6 +139,7 @@ class OutputsController(QObject):
         return OutputOptions(
             on_event=self._post_event, fps=self.pipeline.source_fps,
             record_layout=self._get("record_layout"), audio=bool(self._get("record_audio")),
+            record_crf=RECORD_QUALITY[self._get("record_quality")][1],
             vcam_size=(w, h), vcam_layout=self._get("vcam_layout"),
             vcam_mirror=bool(self._get("vcam_mirror")), camera_factory=self._camera_factory,
             stream_url=str(self._get("stream_url") or "").strip() or None,
@@ -145,13 +150,30 @@ class OutputsController(QObject):
 
     @property
     def snapshot_dir(self) -> Path:
-        v = self.settings.value("outputs/snapshot_dir", "")
-        return Path(v) if v else user_pictures_dir()
+        v = self._get("snapshot_dir")
+        return Path(v).expanduser() if v else user_pictures_dir()
 
     @property
     def record_dir(self) -> Path:
-        v = self.settings.value("outputs/record_dir", "")
-        return Path(v) if v else user_videos_dir()
+        v = self._get("record_dir")
+        return Path(v).expanduser() if v else user_videos_dir()
+
+    def apply_settings(self, values: dict[str, Any] | None = None) -> None:
+        """Take changed settings into use now (the Preferences dialog): ``values`` maps
+        ``outputs/<key>`` to a new value (stored here too; other keys are ignored). The snapshot
+        folder and format apply to the next snapshot, the recording folder and quality to the next
+        recording, the virtual-camera size the next time it is turned on; the Outputs menu's
+        choices follow."""
+        for k, v in (values or {}).items():
+            group, _, key = k.partition("/")
+            if group == "outputs" and key in DEFAULTS:
+                self._set(key, v)
+        self.snapshots.fmt = self._get("snapshot_format")
+        self.snapshots.folder = self.snapshot_dir
+        for key, group in self._groups.items():
+            current = self._get(key)
+            for a in group.actions():
+                a.setChecked(a.data() == current)
 
     def set_snapshot_dir(self, folder: str | Path) -> None:
         self._set("snapshot_dir", str(folder))
@@ -162,12 +184,15 @@ class OutputsController(QObject):
 
     # ------------------------------------------------------------------ actions
     def _action(self, text: str, slot: Callable, key: QKeySequence | None = None, tip: str = "",
-                checkable: bool = False) -> QAction:
+                checkable: bool = False, icon: str = "") -> QAction:
         a = QAction(text, self.window)
         if key is not None:
             a.setShortcut(key)
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        a.setToolTip(f"{tip} ({key.toString()})" if key is not None and tip else tip or text)
+        if icon:
+            a.setIcon(icons.icon(icon))
+        key_text = key.toString(QKeySequence.SequenceFormat.NativeText) if key is not None else ""
+        a.setToolTip(f"{tip or text} ({key_text})" if key_text else tip or text)
         a.setCheckable(checkable)
         (a.toggled if checkable else a.triggered).connect(slot)
         self.window.addAction(a)  # hotkeys work even when the toolbar is hidden
@@ -175,18 +200,25 @@ class OutputsController(QObject):
 
     def _build_actions(self) -> None:
         self.snapshot_action = self._action("Snapshot", self.take_snapshot,
-                                            QKeySequence(Qt.Key.Key_Space), "Save a picture")
+                                            QKeySequence(Qt.Key.Key_Space), "Save a picture", icon="snapshot")
         self.record_action = self._action("Record", self.set_recording, QKeySequence(Qt.Key.Key_R),
-                                          "Start / stop recording", checkable=True)
+                                          "Start / stop recording", checkable=True, icon="record")
         self.vcam_action = self._action("Virtual camera", self.set_virtual_camera,
                                         QKeySequence(Qt.Key.Key_V),
-                                        "Send to a virtual camera (OBS, Zoom, Meet…)", checkable=True)
+                                        "Send to a virtual camera (OBS, Zoom, Meet…)", checkable=True,
+                                        icon="virtual_camera")
         self.stream_action = self._action("Stream", self.set_streaming, None,
                                           "Stream live to a server (rtmp://, udp://, srt://)",
-                                          checkable=True)
+                                          checkable=True, icon="stream")
         self.menu = self._build_menu()
         if hasattr(self.window, "add_outputs_menu"):
             self.window.add_outputs_menu(self.menu)
+        self.open_snapshot_folder_action = QAction("Open snapshot folder", self.window)
+        self.open_snapshot_folder_action.triggered.connect(lambda: self.open_folder(self.snapshot_dir))
+        self.open_record_folder_action = QAction("Open recording folder", self.window)
+        self.open_record_folder_action.triggered.connect(lambda: self.open_folder(self.record_dir))
+        if hasattr(self.window, "add_file_actions"):  # MainWindow: File → Open snapshot folder
+            self.window.add_file_actions([self.open_snapshot_folder_action, self.open_record_folder_action])
         toolbar = getattr(self.window, "toolbar", None)
         if toolbar is None:
             toolbar = self.window.addToolBar("Outputs")
@@ -195,6 +227,9 @@ class OutputsController(QObject):
             toolbar.addAction(a)
         button = QToolButton(toolbar)
         button.setText("Outputs")
+        button.setIcon(icons.icon("outputs"))
+        button.setToolButtonStyle(toolbar.toolButtonStyle())
+        button.setAccessibleName("Outputs options")
         button.setToolTip("Folders, formats and what each output shows")
         button.setMenu(self.menu)
         button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -220,6 +255,7 @@ class OutputsController(QObject):
                 on_change(action.data())
 
         group.triggered.connect(changed)
+        self._groups[key] = group
         return group
 
     def _build_menu(self) -> QMenu:
@@ -290,7 +326,12 @@ class OutputsController(QObject):
             self.virtual_camera.mirror = bool(on)
 
     def open_folder(self, folder: Path) -> None:
-        """Show ``folder`` in the system file manager."""
+        """Show ``folder`` in the system file manager (created first if it is not there yet)."""
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.window.show_banner(f"Cannot open {folder}: {e.strerror or e}", "error", key="folder")
+            return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _post_event(self, ev: OutputEvent) -> None:
@@ -356,7 +397,7 @@ class OutputsController(QObject):
         self.record_action.setEnabled(True)
         if error is not None:
             msg = str(error) if isinstance(error, OutputError) else f"Could not start recording: {error}"
-            self.window.show_banner(msg, "error")
+            self.window.show_banner(msg, "error", key="recorder")
         elif self._shut:  # the window closed while the file was being opened
             rec.stop()
         else:
@@ -462,12 +503,12 @@ class OutputsController(QObject):
     def _start_stream(self) -> None:
         opts = self._options()
         if not opts.stream_url:
-            self.window.show_banner("Set a stream URL first (Outputs → Stream URL…).", "warning")
+            self.window.show_banner("Set a stream URL first (Outputs → Stream URL…).", "warning", key="stream")
             return
         try:
             st: StreamOutput = KINDS["stream"].build(opts)  # type: ignore[assignment]
         except Exception as e:  # InputError: unsupported scheme, no host
-            self.window.show_banner(str(e), "error")
+            self.window.show_banner(str(e), "error", key="stream")
             return
         self._stream_pending = True
         self._pending_stream = st
@@ -479,7 +520,7 @@ class OutputsController(QObject):
         self._pending_stream = None
         self.stream_action.setEnabled(True)
         if error is not None:
-            self.window.show_banner(f"Could not start the stream: {error}", "error")
+            self.window.show_banner(f"Could not start the stream: {error}", "error", key="stream")
         elif self._shut:
             st.close(timeout=0.0)
         else:
@@ -525,15 +566,15 @@ class OutputsController(QObject):
                                        lambda: self.open_folder(folder))
                 emit(self.snapshot_saved, ev.path)
             elif ev.kind == "error":
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
         elif ev.output == "recorder":
             if ev.kind == "error":
                 if self.recorder is not None and str(self.recorder.path) == str(ev.path):
                     self._stop_recording()
                     self._sync_record_action()
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
             elif ev.kind == "warning":
-                self.window.show_banner(ev.message, "warning")
+                self.window.show_banner(ev.message, "warning", key=ev.output)
             elif ev.kind == "stopped" and ev.path is not None:
                 folder = ev.path.parent
                 self.window.show_toast(ev.message, "Open folder", lambda: self.open_folder(folder))
@@ -542,7 +583,7 @@ class OutputsController(QObject):
                 if self.virtual_camera is not None and self.virtual_camera.error is not None:
                     self._stop_virtual_camera()
                     self._sync_vcam_action()
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
             elif ev.kind == "started":
                 self.window.show_toast(ev.message)
         elif ev.output == "stream":
@@ -550,7 +591,7 @@ class OutputsController(QObject):
                 st = self.stream
                 if st is not None and st.stats().state == "failed":
                     self._stop_stream()
-                self.window.show_banner(ev.message, "error")
+                self.window.show_banner(ev.message, "error", key=ev.output)
             elif ev.kind in ("started", "stopped"):
                 self.window.show_toast(ev.message)
             elif ev.kind == "reconnecting" and self.stream is not None and self.stream.connections:
