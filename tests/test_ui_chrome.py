@@ -193,6 +193,8 @@ def test_import_from_the_menu_imports_a_model_and_rejects_a_bad_file(qtbot, wind
     assert any("Imported AnimeGANv3_tiny_Cute.onnx" in t for t in _banner_texts(w))
     assert not any("broken.onnx" in t for t in _banner_texts(w))  # the same topic: replaced
     assert (w.catalog.user_dir / "animeganv3_tiny_cute.onnx").is_file()
+    # the imported style runs (its load may take seconds on a busy machine: let it finish)
+    qtbot.waitUntil(lambda: w.pipeline.style_id == "animeganv3_tiny_cute", timeout=120_000)
 
 
 def test_remove_asks_and_removes_only_imported_styles(qtbot, window) -> None:  # noqa: ANN001
@@ -228,6 +230,8 @@ def test_remove_asks_and_removes_only_imported_styles(qtbot, window) -> None:  #
     w.remove_style("classic")  # a built-in: refused without asking
     assert len(questions) == 2 and any("built-in" in t for t in _banner_texts(w))
     assert "classic" in set(w.style_picker.keys())
+    # the default style that took over runs (a busy machine may need seconds to load it)
+    qtbot.waitUntil(lambda: w.pipeline.style_id == w.catalog.default_style_id(), timeout=120_000)
 
 
 # ---------------------------------------------------------------------------- preferences

@@ -469,8 +469,16 @@ class MainWindow(QMainWindow):
         """Run ``fn`` on the window's worker thread; ``on_done(result)`` / ``on_error(exc)`` run on
         the GUI thread afterwards."""
         fut = self._executor.submit(fn)
-        fut.add_done_callback(lambda f: emit(self._worker_finished, (on_done, on_error), f))
+        fut.add_done_callback(lambda f: self._deliver_worker_result((on_done, on_error), f))
         return fut
+
+    def _deliver_worker_result(self, callbacks: tuple[Any, Any], fut: Future) -> None:
+        """Worker thread: hand a finished job to the GUI thread, unless the window is already gone
+        (a job that outlives a closed window has no one to tell)."""
+        try:
+            emit(self._worker_finished, callbacks, fut)
+        except RuntimeError:  # "Signal source has been deleted": the window was destroyed meanwhile
+            log.debug("worker job finished after the window was closed; result dropped")
 
     @property
     def view_mode(self) -> str:
