@@ -1,7 +1,7 @@
 """CPU runtimes side by side, in one process, interleaved rounds (the table in docs/PERFORMANCE.md,
 "CPU runtimes").
 
-    python bench/bench_cpu_runtimes.py [--rounds 5] [--frames 5] [--threads N] [--int8]
+    python bench/bench_cpu_runtimes.py [--rounds 5] [--frames 5] [--threads N] [--int8] [--extra STYLE …]
 
 Every case takes the same 640x360 uint8 RGB camera frame end to end (``Backend.process``: resize,
 pad, normalise, run, quantise, crop) except the reference port, which is timed as the published
@@ -99,6 +99,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--int8", action="store_true")
     ap.add_argument("--skip-heavy", action="store_true", help="leave out the AnimeGANv2 cases (1-2 s a frame)")
+    ap.add_argument("--extra", action="append", default=[], metavar="STYLE",
+                    help="also this style (id or file, e.g. a previous version of a built-in) on both runtimes")
     args = ap.parse_args()
 
     peak = measured_peak_gflops()  # first, before any runtime's threads exist
@@ -151,6 +153,10 @@ def main() -> int:
         q = int8_style(lite, photos)
         add("ours, hayao_lite int8 (QDQ) on ONNX Runtime", q, "onnx")
         add("ours, hayao_lite int8 (QDQ) on OpenVINO", q, "openvino")
+    for extra in args.extra:
+        st = cat.resolve(extra)
+        add(f"{Path(extra).name} on ONNX Runtime", st, "onnx")
+        add(f"{Path(extra).name} on OpenVINO", st, "openvino")
     add("ours, classic", cat.resolve("classic"), "auto")
 
     for label, (fn, _) in cases.items():

@@ -183,3 +183,27 @@ def test_a_grown_student_starts_from_its_parents_picture(cache_dir: Path, tmp_pa
     grown.load_state_dict(load_generator_weights(str(out / "checkpoints" / "last.pt")))
     img = np.ascontiguousarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     np.testing.assert_array_equal(run_generator(grown, img), run_generator(parent, img))
+
+
+def test_a_bigger_student_is_pruned_only_when_asked(cache_dir: Path, tmp_path: Path) -> None:
+    """``--init-from`` a bigger student (stage 3b of the built-ins drops the grown blocks for speed):
+    refused by default (a weight the student lacks is an error), loaded without the extra blocks with
+    ``model.init_prune``; every weight the smaller student has comes from the bigger one."""
+    from cartoon_cam.inference.registry import create_model
+    from training.trainer import load_generator_weights
+
+    torch.manual_seed(6)
+    big = create_model("lite", smooth_skip=True, refine=1, n_blocks=5)
+    ckpt = tmp_path / "big.pt"
+    torch.save({"format": CKPT_FORMAT, "G": big.state_dict()}, ckpt)
+    small = ["--init-from", str(ckpt), "--set", "model.arch_config={smooth_skip = 5, smooth_input = 3}",
+             "--set", "optim.lr=0", "--stop-after", "1"]
+    assert main(_args(tmp_path / "refused", cache_dir, *small)) == 2
+    out = tmp_path / "pruned"
+    assert main(_args(out, cache_dir, *small, "--set", "model.init_prune=true")) == 0
+    assert "pruned (not in this student): body.4, refine.0" in (out / "train.log").read_text()
+    got = load_generator_weights(str(out / "checkpoints" / "last.pt"))
+    want = big.state_dict()
+    assert set(got) == {k for k in want if not k.startswith(("body.4.", "refine."))}
+    for k, v in got.items():
+        torch.testing.assert_close(v, want[k])

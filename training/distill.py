@@ -422,7 +422,10 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         # a student may grow new modules (e.g. lite's ink branch, which starts as a no-op): those
         # keep their fresh initialisation; a weight the student does not have is an error
         res = S.load_state_dict(load_generator_weights(cfg.model.init_from), strict=False)
-        if res.unexpected_keys:
+        if res.unexpected_keys and cfg.model.init_prune:
+            log.info("initialised from %s; pruned (not in this student): %s", cfg.model.init_from,
+                     ", ".join(sorted({".".join(k.split(".")[:2]) for k in res.unexpected_keys})))
+        elif res.unexpected_keys:
             raise ConfigError(f"--init-from {cfg.model.init_from}: weights this {cfg.model.arch} student does not "
                               f"have: {', '.join(res.unexpected_keys[:5])}")
         if res.missing_keys:
