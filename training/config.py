@@ -229,7 +229,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_DISTILL_BASE,
         "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "refine": 2, "n_blocks": 6}},
         "data": {**_DISTILL_BASE["data"], "noise": 6.0},
-        "train": {**_DISTILL_BASE["train"], "steps": 1500, "ckpt_every": 100, "val_every": 500},
+        "train": {**_DISTILL_BASE["train"], "steps": 800, "ckpt_every": 100, "val_every": 400},
         "optim": {**_DISTILL_BASE["optim"], "lr": 3e-4, "warmup_steps": 50},
         "loss": {**_DISTILL_BASE["loss"], "ink": 8.0, "ink_quantile": 0.8, "ink_pixel": 5.0},
     },

@@ -22,32 +22,11 @@ SHARED=${SHARED:-../shared}
 THREADS=${THREADS:-2}
 INIT=${INIT:-$RUNS/stage1}
 STAGE1_COMMIT=4ceb187
-source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, attribution, LICENCE
-declare -A LOOK=(
-  [hayao]="Warm reds and ochres, flat painted shading and dark drawn outlines."
-  [hosoda]="Pale, airy colours, flat shading and fine dark outlines."
-  [paprika]="Saturated warm reds, deep shadows and bold drawn outlines."
-  [shinkai]="Cool, muted tones, soft contrast and fine drawn outlines."
-)
+source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
 mkdir -p "$INIT"
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
   run="$RUNS/$id"
   [ -f "$INIT/$id.onnx" ] || git show "$STAGE1_COMMIT:resources/styles/$id.onnx" > "$INIT/$id.onnx"
-  resume=()
-  [ -f "$run/checkpoints/last.pt" ] && resume=(--resume)
-  if [ ! -f "$run/export/$id.onnx" ]; then
-    "$TRAIN" distill --teacher "$SHARED/models/cartoongan/$t.npz" --photos "$SHARED/photos/train" \
-      --out "$run" --teacher-cache "$RUNS/teacher_cache" --max-photos "$MAX_PHOTOS" \
-      --preset distill_lite_drawn --init-from "$INIT/$id.onnx" "${resume[@]}" \
-      --steps "$STEPS" --threads "$THREADS" --no-progress \
-      --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
-      --description "${LOOK[$t]} Real-time student of CartoonGAN ${NAME[$t]}." \
-      --attribution "$(attribution "$t")" \
-      --licence "$LICENCE"
-  fi
-  # grid rows: a house under the sky, two faces, a face behind a mask, food (photo | teacher | stage 1 | new)
-  "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$INIT/$id.onnx" \
-    --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
-  cp "$run/export/$id.onnx" resources/styles/
+  fine_tune_builtin "$t" "$run" distill_lite_drawn "$INIT/$id.onnx" "$STEPS"
 done

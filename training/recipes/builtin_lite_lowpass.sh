@@ -15,31 +15,10 @@ MAX_PHOTOS=${MAX_PHOTOS:-240}
 TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
 SHARED=${SHARED:-../shared}
 THREADS=${THREADS:-2}
-source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, attribution, LICENCE
-declare -A LOOK=(
-  [hayao]="Warm reds and ochres, flat painted shading and dark drawn outlines."
-  [hosoda]="Pale, airy colours, flat shading and fine dark outlines."
-  [paprika]="Saturated warm reds, deep shadows and bold drawn outlines."
-  [shinkai]="Cool, muted tones, soft contrast and fine drawn outlines."
-)
+source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
   grown="$RUNS/grown/$id/export/$id.onnx"
-  run="$RUNS/lowpass/$id"
   [ -f "$grown" ] || { echo "run builtin_lite_grown.sh first: $grown is missing" >&2; exit 2; }
-  resume=()
-  [ -f "$run/checkpoints/last.pt" ] && resume=(--resume)
-  if [ ! -f "$run/export/$id.onnx" ]; then
-    "$TRAIN" distill --teacher "$SHARED/models/cartoongan/$t.npz" --photos "$SHARED/photos/train" \
-      --out "$run" --teacher-cache "$RUNS/teacher_cache" --max-photos "$MAX_PHOTOS" \
-      --preset distill_lite_lowpass --init-from "$grown" "${resume[@]}" \
-      --steps "$STEPS" --threads "$THREADS" --no-progress \
-      --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
-      --description "${LOOK[$t]} Real-time student of CartoonGAN ${NAME[$t]}." \
-      --attribution "$(attribution "$t")" \
-      --licence "$LICENCE"
-  fi
-  "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$RUNS/stage2/$id.onnx" \
-    --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
-  cp "$run/export/$id.onnx" resources/styles/
+  fine_tune_builtin "$t" "$RUNS/lowpass/$id" distill_lite_lowpass "$grown" "$STEPS" "$RUNS/stage2/$id.onnx"
 done
