@@ -3,6 +3,7 @@ palette's text colour at several sizes so they stay sharp at 100 % and 200 % sca
 
 ``icon(name)`` → ``QIcon``; :data:`SVGS` lists the names. ``currentColor`` in an SVG becomes the
 palette's window-text colour (a light or dark theme both work); ``#d32f2f`` (record) stays red.
+``tooltip_with_shortcut(tip, action)``: the tooltip every toolbar action gets ("Mirror (M)").
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 _HEAD = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
@@ -80,3 +81,10 @@ def icon(name: str) -> QIcon:
     if name not in SVGS:
         raise KeyError(f"no icon {name!r} (have: {', '.join(SVGS)})")
     return _icon(name, _text_colour())
+
+
+def tooltip_with_shortcut(tip: str, action: QAction) -> str:
+    """``tip`` followed by the action's shortcuts as the platform writes them: "Mirror (M)"."""
+    keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+    keys = [k for k in keys if k]
+    return f"{tip} ({', '.join(keys)})" if keys else tip

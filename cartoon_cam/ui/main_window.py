@@ -106,13 +106,6 @@ def about_text(styles: list[tuple[str, str]] | None = None, runtime: str = "") -
     return "\n".join(lines)
 
 
-def tooltip_with_shortcut(tip: str, action: QAction) -> str:
-    """``tip`` followed by the action's shortcuts as the platform writes them: "Mirror (M)"."""
-    keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
-    keys = [k for k in keys if k]
-    return f"{tip} ({', '.join(keys)})" if keys else tip
-
-
 def dropped_file(mime: object) -> Path | None:
     """The first local file among a drag's URLs (None when it carries none)."""
     urls = mime.urls() if mime is not None and mime.hasUrls() else []  # type: ignore[attr-defined]
@@ -559,7 +552,7 @@ class MainWindow(QMainWindow):
         act.setCheckable(checkable)
         if icon:
             act.setIcon(icons.icon(icon))
-        act.setToolTip(tooltip_with_shortcut(tip or text, act))
+        act.setToolTip(icons.tooltip_with_shortcut(tip or text, act))
         (act.toggled if checkable else act.triggered).connect(slot)
         self.addAction(act)  # shortcuts work even with the toolbar or panel hidden
         if toolbar:
@@ -585,7 +578,7 @@ class MainWindow(QMainWindow):
         controls_action.setText("Controls")
         controls_action.setIcon(icons.icon("controls"))
         controls_action.setShortcut(QKeySequence("F9"))
-        controls_action.setToolTip(tooltip_with_shortcut("Show or hide the controls panel", controls_action))
+        controls_action.setToolTip(icons.tooltip_with_shortcut("Show or hide the controls panel", controls_action))
         self.addAction(controls_action)
         self.toolbar.addAction(controls_action)
         self.toolbar.addSeparator()  # outputs go after this

@@ -158,16 +158,12 @@ class OutputsController(QObject):
         v = self._get("record_dir")
         return Path(v).expanduser() if v else user_videos_dir()
 
-    def apply_settings(self, values: dict[str, Any] | None = None) -> None:
-        """Take changed settings into use now (the Preferences dialog): ``values`` maps
-        ``outputs/<key>`` to a new value (stored here too; other keys are ignored). The snapshot
+    def apply_settings(self, _changed: dict[str, Any] | None = None) -> None:
+        """Take the saved settings into use now (after the Preferences dialog saved them; its
+        ``preferences_changed`` payload is not needed: the settings are read back). The snapshot
         folder and format apply to the next snapshot, the recording folder and quality to the next
         recording, the virtual-camera size the next time it is turned on; the Outputs menu's
         choices follow."""
-        for k, v in (values or {}).items():
-            group, _, key = k.partition("/")
-            if group == "outputs" and key in DEFAULTS:
-                self._set(key, v)
         self.snapshots.fmt = self._get("snapshot_format")
         self.snapshots.folder = self.snapshot_dir
         for key, group in self._groups.items():
@@ -191,8 +187,7 @@ class OutputsController(QObject):
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         if icon:
             a.setIcon(icons.icon(icon))
-        key_text = key.toString(QKeySequence.SequenceFormat.NativeText) if key is not None else ""
-        a.setToolTip(f"{tip or text} ({key_text})" if key_text else tip or text)
+        a.setToolTip(icons.tooltip_with_shortcut(tip or text, a))
         a.setCheckable(checkable)
         (a.toggled if checkable else a.triggered).connect(slot)
         self.window.addAction(a)  # hotkeys work even when the toolbar is hidden
