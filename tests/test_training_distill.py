@@ -80,7 +80,8 @@ def test_optional_terms_and_exact_resume(cache_dir: Path, tmp_path: Path, monkey
     """Resume after ``--stop-after`` and after Ctrl-C between D's and the student's update of step 2."""
     import training.distill as distill
 
-    extra = ["--set", "loss.feat=0.1", "--set", "loss.gan=0.1", "--size", "32", "--set", "train.steps=4"]
+    extra = ["--set", "loss.feat=0.1", "--set", "loss.gan=0.1", "--set", "loss.gan_blur=1", "--set", "model.d_crop=16",
+             "--set", "loss.steady=1", "--set", "data.noise=4", "--size", "32", "--set", "train.steps=4"]
     full, part, intr = tmp_path / "full", tmp_path / "part", tmp_path / "intr"
     assert main(_args(full, cache_dir, *extra)) == 0
     assert main(_args(part, cache_dir, *extra, "--stop-after", "2")) == 0
@@ -102,7 +103,7 @@ def test_optional_terms_and_exact_resume(cache_dir: Path, tmp_path: Path, monkey
     assert main(["distill", "--out", str(intr), "--resume", "--threads", "2"]) == 0
 
     recs = [json.loads(ln) for ln in (full / "metrics.jsonl").read_text().splitlines()]
-    assert all(k in recs[-1] for k in ("feat", "g_adv", "d_loss"))
+    assert all(k in recs[-1] for k in ("feat", "g_adv", "d_loss", "steady"))
     a = load_checkpoint(full / "checkpoints" / "last.pt")
     for run in (part, intr):
         b = load_checkpoint(run / "checkpoints" / "last.pt")
@@ -135,6 +136,37 @@ def test_eval_with_nothing_to_measure_is_a_one_line_error(distill_run: Path, tmp
     assert "nothing to evaluate" in capsys.readouterr().err
 
 
+def test_export_style_rebuilds_the_onnx_style_with_the_same_manifest(distill_run: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``export --style X.safetensors --onnx --out Y.onnx``: the ONNX style of a torch style, rebuilt
+    from its weights (how the built-ins got the faster ``lite`` graph without retraining). Same
+    manifest but the weights' checksum, same pictures; an existing file needs ``--overwrite``."""
+    import dataclasses
+
+    from cartoon_cam.inference.backends import create_backend
+    from cartoon_cam.inference.style import read_style
+
+    src = next((distill_run / "export").glob("*.safetensors"))
+    out = tmp_path / "rebuilt.onnx"
+    assert main(["export", "--style", str(src), "--onnx", "--out", str(out)]) == 0
+    a, b = read_style(src).manifest, read_style(out).manifest
+    assert b.arch == "onnx" and a.arch == "lite"
+    same = {"id", "name", "description", "licence", "attribution", "source", "thumbnail", "tier", "recommended_size",
+            "size_multiple", "color", "value_range"}
+    assert {k: v for k, v in dataclasses.asdict(a).items() if k in same} == \
+        {k: v for k, v in dataclasses.asdict(b).items() if k in same}
+    img = np.random.default_rng(3).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    with create_backend(read_style(src), backend="torch", device="cpu") as t, \
+            create_backend(read_style(out), backend="onnx", device="cpu") as o:
+        assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
+    before = out.read_bytes()
+    assert main(["export", "--style", str(src), "--onnx", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["export", "--style", str(src), "--onnx", "--out", str(out), "--overwrite"]) == 0
+    assert main(["export", "--style", str(src), "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert "--onnx and --out FILE.onnx" in capsys.readouterr().err
+
+
 def test_whole_image_samples_keep_each_photo_and_its_teacher_aligned() -> None:
     from training.data import PairCropDataset, list_collate
 
@@ -158,6 +190,46 @@ def test_whole_image_distillation_runs(cache_dir: Path, tmp_path: Path) -> None:
     recs = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2] and all(np.isfinite(r["pixel"]) for r in recs)
     assert "crop whole images" in (out / "train.log").read_text()
+
+
+def test_whole_image_steadiness_and_windowed_edge_promoting_gan(cache_dir: Path, tmp_path: Path) -> None:
+    """The stage-4 terms on whole images (lists of differently sized photos): the steadiness term
+    and a patch-GAN that sees 16-px windows, with edge-blurred teacher outputs as extra fakes."""
+    out = tmp_path / "whole_terms"
+    terms = ["--set", "loss.steady=5", "--set", "data.noise=6", "--set", "loss.gan=0.1", "--set", "loss.gan_blur=1",
+             "--set", "model.d_crop=16"]
+    assert main(_args(out, cache_dir, "--size", "0", "--stop-after", "2", *terms)) == 0
+    recs = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2]
+    assert all(r["steady"] > 0 and np.isfinite(r["d_loss"]) and np.isfinite(r["g_adv"]) for r in recs)
+
+
+def test_steadiness_term_measures_what_noise_changes() -> None:
+    """``steady`` is the L1 between the student's outputs for two noisy copies: zero for the same
+    copy, positive for another one, and its gradient makes the student less sensitive to noise."""
+    from cartoon_cam.inference.registry import create_model
+    from training.config import LossCfg
+    from training.distill import add_noise, distill_step
+
+    torch.manual_seed(0)
+    S = create_model("lite", widths=(8, 8, 8), n_blocks=1)
+    opt = torch.optim.SGD(S.parameters(), lr=0.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    x, t = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    lw = LossCfg(steady=1.0)
+    dev = torch.device("cpu")
+    same = distill_step(S, S, None, None, None, x, t, opt, None, scaler, scaler, lw, dev, None, x_alt=x.clone())
+    other = distill_step(S, S, None, None, None, x, t, opt, None, scaler, scaler, lw, dev, None,
+                         x_alt=add_noise(x, 6.0))
+    assert same["steady"].item() == 0.0 < other["steady"].item()
+    with pytest.raises(ValueError, match="x_alt"):
+        distill_step(S, S, None, None, None, x, t, opt, None, scaler, scaler, lw, dev, None)
+
+
+def test_steadiness_without_noise_is_a_config_error(cache_dir: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_args(tmp_path / "r", cache_dir, "--set", "loss.steady=1", "--set", "data.noise=0")) == 2
+    assert "data.noise" in capsys.readouterr().err
 
 
 def test_a_grown_student_starts_from_its_parents_picture(cache_dir: Path, tmp_path: Path) -> None:

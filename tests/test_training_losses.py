@@ -147,3 +147,28 @@ def test_shift_loss_and_camera_noise() -> None:
     assert 0 <= sigma.min() < 1.5 and 4.5 < sigma.max() <= 6.5
     whole = add_noise([x[0], x[0]], 3.0)  # whole-image batches are lists of 3 x H x W
     assert isinstance(whole, list) and whole[0].shape == x[0].shape and not torch.equal(whole[0], whole[1])
+
+
+def test_edge_smoothed_blurs_the_teachers_edges_and_nothing_else() -> None:
+    """CartoonGAN's edge-promoting fake: a crisp line becomes soft, flat colour stays exactly as it was."""
+    teacher = torch.full((1, 3, 48, 48), 0.6)
+    teacher[:, :, :, 20:22] = -0.9  # a dark 2-px vertical line
+    teacher[:, 0, :, 36:] = -0.2  # a colour step (red channel only: luma step of 0.8 * 0.299 * 127.5 = 30 levels)
+    fake = L.edge_smoothed(teacher)
+    assert fake.shape == teacher.shape and not fake.requires_grad
+    line = slice(20, 22)
+    assert (fake[:, :, :, line] > teacher[:, :, :, line] + 0.3).all()  # the line is lighter, spread ...
+    assert (fake[:, :, :, 19] < teacher[:, :, :, 19] - 0.3).all()  # ... onto its neighbours
+    assert torch.equal(fake[:, :, :, :15], teacher[:, :, :, :15])  # far from any edge: untouched
+    assert torch.equal(fake[:, :, :, 27:], teacher[:, :, :, 27:])  # a 30-level step is no edge at 40
+    assert not torch.equal(L.edge_smoothed(teacher, threshold=20.0)[:, :, :, 27:], teacher[:, :, :, 27:])
+    flat = torch.full((2, 3, 16, 16), 0.3)
+    assert torch.equal(L.edge_smoothed(flat), flat)
+
+
+def test_random_window_stays_inside_the_image() -> None:
+    g = torch.Generator().manual_seed(0)
+    corners = {L.random_window(16, (1, 3, 40, 24), g) for _ in range(200)}
+    assert all(0 <= r <= 24 and 0 <= c <= 8 for r, c in corners)
+    assert {r for r, _ in corners} == set(range(25)) and {c for _, c in corners} == set(range(9))
+    assert L.random_window(64, (1, 3, 40, 24), g) == (0, 0)  # not bigger than the window: all of it

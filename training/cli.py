@@ -120,8 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--teacher-device", default="auto", help="device for the teacher (auto | cpu | cuda)")
     sp.add_argument("--teacher-backend", default="auto", help="backend for the teacher (auto | torch | onnx)")
 
-    sp = sub.add_parser("export", help=(h := "export a checkpoint's generator as a style file"), description=h)
-    sp.add_argument("--ckpt", required=True, type=Path, help="RUN_DIR/checkpoints/last.pt or epoch_XXXX.pt")
+    sp = sub.add_parser("export", help=(h := "export a checkpoint's generator as a style file"), description=(
+        h + "; or, with --style FILE.safetensors --onnx --out FILE.onnx, rebuild a torch style's ONNX style "
+        "(same weights and manifest)"))
+    src = sp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ckpt", type=Path, help="RUN_DIR/checkpoints/last.pt or epoch_XXXX.pt")
+    src.add_argument("--style", type=Path, help="a torch style file (.safetensors) whose ONNX style to rebuild")
+    sp.add_argument("--overwrite", action="store_true", help="with --style: replace an existing --out file")
     sp.add_argument("--out", type=Path, help="output folder (default: the run's export/)")
     sp.add_argument("--id")
     sp.add_argument("--name")
@@ -247,6 +252,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .runtime import setup_logging
 
     setup_logging(None, True)
+    if args.style is not None:
+        from .export import export_style_onnx
+
+        if not args.onnx or args.out is None or args.out.suffix != ".onnx":
+            raise ConfigError("export --style rebuilds an ONNX style: pass --onnx and --out FILE.onnx")
+        print(json.dumps({"exported": [str(export_style_onnx(args.style, args.out, overwrite=args.overwrite))]}))
+        return EXIT_OK
     ov: dict[str, Any] = {}
     for k in ("id", "name", "licence", "attribution", "description", "recommended_size"):
         if getattr(args, k) is not None:

@@ -52,6 +52,7 @@ class ModelCfg:
     d_ch: int = 64  # AnimeGANv2 D: first layer has d_ch // 2 channels
     d_layers: int = 3  # AnimeGANv2 ``n_dis``
     d_sn: bool = True  # spectral norm on every D conv
+    d_crop: int = 0  # distill patch-GAN: D sees one random d_crop x d_crop window per image (0 = all of it)
     init_from: str = ""  # optional generator weights (style file / checkpoint) to start from
     # init_from a *bigger* student: drop the weights this student does not have (e.g. residual
     # blocks removed for speed) instead of refusing them
@@ -77,10 +78,16 @@ class LossCfg:
     edge: float = 1.0
     feat: float = 0.0  # VGG conv4_4 feature matching student vs teacher (needs VGG weights)
     gan: float = 0.0  # patch-GAN (LSGAN) with the teacher outputs as "real"
+    # edge-promoting fakes (CartoonGAN): the teacher's outputs with their edges blurred are shown to
+    # the patch-GAN's discriminator as fakes too, with this weight (0 = off)
+    gan_blur: float = 0.0
     ink: float = 0.0  # black-hat (drawn-line) map of student vs teacher, quantile loss
     ink_quantile: float = 0.5  # > 0.5: a missing teacher line costs more than an extra one
     ink_pixel: float = 0.0  # pixel L1 counts 1 + ink_pixel on (dilated) teacher ink
     shift: float = 0.0  # shift equivariance: S(x moved k px) vs S(x) moved k px (k = 1..7)
+    # temporal steadiness: L1 between the student's outputs for two copies of a photo with independent
+    # camera noise (data.noise), i.e. the frame-to-frame change a still scene would show
+    steady: float = 0.0
 
 
 @dataclass
@@ -243,6 +250,32 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {**_DISTILL_BASE["train"], "steps": 200, "ckpt_every": 50, "val_every": 200},
         "optim": {**_DISTILL_BASE["optim"], "lr": 1e-4, "warmup_steps": 10},
         "loss": {**_DISTILL_BASE["loss"], "ink": 8.0, "ink_quantile": 0.8, "ink_pixel": 5.0},
+    },
+    # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
+    # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
+    # 128-px windows of the teacher's outputs as real, and the student's outputs and the teacher's
+    # outputs with blurred edges as fake, so soft, averaged strokes cost the student something a
+    # pixel loss does not charge. On Hayao: more lines (ink ratio 0.81 → 0.92), same picture.
+    "distill_lite_gan": {
+        **_DISTILL_BASE,
+        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3}, "d_ch": 16, "d_crop": 128},
+        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+        "train": {**_DISTILL_BASE["train"], "steps": 300, "ckpt_every": 50, "val_every": 100},
+        "optim": {**_DISTILL_BASE["optim"], "lr": 1e-4, "warmup_steps": 10, "lr_d": 2e-4},
+        "loss": {**_DISTILL_BASE["loss"], "ink": 8.0, "ink_quantile": 0.8, "ink_pixel": 5.0, "gan": 0.1,
+                 "gan_blur": 1.0},
+    },
+    # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
+    # (--init-from) fine-tuned with a steadiness term — its outputs for two copies of a photo with
+    # independent camera noise must agree (loss.steady) — and heavier ink terms to keep its lines:
+    # on Hayao, noise flicker 0.34 → 0.32 and pan error 2.12 → 2.02 at the same ink F1.
+    "distill_lite_steady": {
+        **_DISTILL_BASE,
+        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3}},
+        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+        "train": {**_DISTILL_BASE["train"], "steps": 200, "ckpt_every": 50, "val_every": 100},
+        "optim": {**_DISTILL_BASE["optim"], "lr": 1e-4, "warmup_steps": 10},
+        "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
     },
     # Distillation into the full AnimeGANv2 generator (quality tier).
     "distill_animeganv2": {**_DISTILL_BASE, "model": {"arch": "animeganv2"},

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from cartoon_cam.inference.registry import arch_info, create_model
 
@@ -231,16 +232,19 @@ def val_pairs(holdout: list[Path], cache: TeacherCache, n: int, multiple: int) -
 # --------------------------------------------------------------------------- training
 
 
-def add_noise(x: torch.Tensor | list[torch.Tensor], max_sigma: float) -> torch.Tensor | list[torch.Tensor]:
+def add_noise(x: torch.Tensor | list[torch.Tensor], max_sigma: float,
+              generator: torch.Generator | None = None) -> torch.Tensor | list[torch.Tensor]:
     """Camera-like noise on the student's input: per image, Gaussian noise of σ uniform in
     0..``max_sigma`` levels, clipped to [-1, 1] (the teacher's target stays the clean photo's, so
-    the student learns not to pass sensor noise on: steady output on a still scene)."""
+    the student learns not to pass sensor noise on: steady output on a still scene). ``x``: NCHW
+    or a list of CHW RGB in [-1, 1] on the CPU; ``generator``: where the randomness comes from."""
     def one(a: torch.Tensor) -> torch.Tensor:
         n = a.shape[0] if a.dim() == 4 else 1
-        sigma = torch.rand(n, *([1] * 3)) * (max_sigma / 127.5)
+        sigma = torch.rand(n, *([1] * 3), generator=generator) * (max_sigma / 127.5)
         if a.dim() == 3:
             sigma = sigma[0]
-        return (a + torch.randn_like(a) * sigma).clamp_(-1.0, 1.0)
+        noise = torch.randn(a.shape, generator=generator, dtype=a.dtype)
+        return (a + noise * sigma).clamp_(-1.0, 1.0)
     return one(x) if isinstance(x, torch.Tensor) else [one(a) for a in x]
 
 
@@ -263,7 +267,8 @@ def distill_step(
     S: nn.Module, Sd: nn.Module, D: nn.Module | None, Dd: nn.Module | None, vgg: nn.Module | None,
     x: torch.Tensor | list[torch.Tensor], t: torch.Tensor | list[torch.Tensor], opt_s: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer | None, scaler_s: torch.amp.GradScaler, scaler_d: torch.amp.GradScaler,
-    lw: LossCfg, device: torch.device, dtype: torch.dtype | None, grad_clip: float = 0.0,
+    lw: LossCfg, device: torch.device, dtype: torch.dtype | None, grad_clip: float = 0.0, d_crop: int = 0,
+    x_alt: torch.Tensor | list[torch.Tensor] | None = None, generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """One distillation step. ``x``: photo crops, ``t``: teacher outputs for them (N x 3 x H x W RGB
     in [-1, 1]), or lists of 3 x H_i x W_i whole images (each term is then the mean over images).
@@ -271,7 +276,13 @@ def distill_step(
 
     Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ ink·blackhat quantile] [+ shift·equivariance]
     [+ feat·L1(Φ(S(x)), Φ(t))] [+ gan·LSGAN_G]`` (``ink_pixel`` weights the L1 on the teacher's
-    lines); with a discriminator, D is updated first (teacher outputs real, student outputs fake).
+    lines); with a discriminator, D is updated first (teacher outputs real, student outputs fake,
+    and with ``lw.gan_blur`` the teacher outputs with blurred edges fake too, CartoonGAN's
+    edge-promoting loss). ``d_crop`` > 0: D sees one random window of that size per image (the same
+    window of teacher, student and blurred teacher), which keeps a whole-image run's D cheap.
+    ``x_alt`` (with ``lw.steady``): the same photos as ``x`` with other camera noise; the term
+    ``steady·L1(S(x), S(x_alt))`` charges the student for what noise changes in its output.
+    ``generator`` (CPU) draws the D windows and the shift: a run that resumes draws the same.
     """
     if isinstance(x, torch.Tensor):
         pairs = [(x, t)]
@@ -284,13 +295,22 @@ def distill_step(
     with autocast(device, dtype):
         ys = [Sd(a) for a, _ in pairs]
     rec: dict[str, torch.Tensor] = {}
+    windows = []
+    for (a, _) in pairs:
+        r, c = L.random_window(d_crop, a.shape, generator) if d_crop else (0, 0)
+        windows.append((slice(r, r + d_crop) if d_crop else slice(None), slice(c, c + d_crop) if d_crop else slice(None)))
     if D is not None and Dd is not None and opt_d is not None:
         d_terms = []
-        for (a, b), y in zip(pairs, ys, strict=True):
+        for (a, b), y, (wr, wc) in zip(pairs, ys, windows, strict=True):
+            b_w, y_w = b[..., wr, wc], y.detach()[..., wr, wc]
+            parts = [b_w, y_w] + ([L.edge_smoothed(b_w)] if lw.gan_blur > 0 else [])
             with autocast(device, dtype):
-                logits = Dd(torch.cat([b, y.detach()]))
-            real, fake = logits.float().split(a.shape[0])
-            d_terms.append(L.lsgan_pair_d_loss(real, fake))
+                logits = Dd(torch.cat(parts))
+            real, fake, *blurred = logits.float().split(a.shape[0])
+            d = L.lsgan_pair_d_loss(real, fake)
+            if blurred:
+                d = d + lw.gan_blur * blurred[0].pow(2).mean()
+            d_terms.append(d)
         d_loss = mean(d_terms)
         optimizer_step(d_loss, opt_d, scaler_d, list(D.parameters()), grad_clip)
         rec["d_loss"] = d_loss.detach()
@@ -305,8 +325,20 @@ def distill_step(
         ink = mean([L.ink_loss(y, b, lw.ink_quantile) for (_, b), y in zip(pairs, ys, strict=True)])
         loss = loss + lw.ink * ink
         rec["ink"] = ink.detach()
+    if lw.steady > 0:
+        if x_alt is None:
+            raise ValueError("loss.steady needs x_alt: the photos with other camera noise")
+        alts = [x_alt] if isinstance(x_alt, torch.Tensor) else [a[None] for a in x_alt]
+        st = []
+        for a2, y in zip(alts, ys, strict=True):
+            with autocast(device, dtype):
+                y2 = Sd(a2)
+            st.append(F.l1_loss(y2.float(), y.float()))
+        steady = mean(st)
+        loss = loss + lw.steady * steady
+        rec["steady"] = steady.detach()
     if lw.shift > 0:
-        k = int(torch.randint(1, 8, ()).item())
+        k = int(torch.randint(1, 8, (), generator=generator).item())
         sh = []
         for (a, _), y in zip(pairs, ys, strict=True):
             w = (a.shape[-1] - 8) // 8 * 8  # a window k px to the right; its output must be y moved by k
@@ -331,9 +363,9 @@ def distill_step(
         D.requires_grad_(False)
         try:
             a_terms = []
-            for y in ys:
+            for y, (wr, wc) in zip(ys, windows, strict=True):
                 with autocast(device, dtype):
-                    g_logits = D(y)
+                    g_logits = D(y[..., wr, wc])
                 a_terms.append(L.lsgan_g_loss(g_logits))
             adv = mean(a_terms)
             loss = loss + lw.gan * adv
@@ -385,6 +417,10 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     info, device = run.info, run.device
     if not cfg.data.photos:
         raise ConfigError("distill needs photos: --photos DIR")
+    if cfg.loss.steady > 0 and cfg.data.noise <= 0:
+        raise ConfigError("loss.steady compares two noisy copies of a photo: set data.noise (e.g. 6)")
+    if cfg.model.d_crop % 4:
+        raise ConfigError(f"model.d_crop {cfg.model.d_crop} must be a multiple of 4 (the discriminator's stride)")
     if run.ckpt is not None:
         teacher = teacher or run.ckpt["teacher"]
     if not teacher:
@@ -464,14 +500,20 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     def step(i: int) -> dict[str, torch.Tensor]:
         set_lr(opt_s, scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps))
         x, t = next(it)
+        # this step's noise, D windows and shift: a function of (seed, step), so a resumed run draws
+        # exactly what an uninterrupted one would have (the global RNG is also used by the loader)
+        g = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + i)
+        x_alt = add_noise(x, cfg.data.noise, g) if lw.steady > 0 else None  # the same scene, other noise
         if cfg.data.noise > 0:
-            x = add_noise(x, cfg.data.noise)
+            x = add_noise(x, cfg.data.noise, g)
         if crop == 0:
             x, t = [v.to(device, non_blocking=True) for v in x], [v.to(device, non_blocking=True) for v in t]
+            x_alt = [v.to(device, non_blocking=True) for v in x_alt] if x_alt is not None else None
         else:
             x, t = x.to(device, non_blocking=True), t.to(device, non_blocking=True)
+            x_alt = x_alt.to(device, non_blocking=True) if isinstance(x_alt, torch.Tensor) else None
         return distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device, dtype,
-                            o.grad_clip)
+                            o.grad_clip, d_crop=cfg.model.d_crop, x_alt=x_alt, generator=g)
 
     def validate(step: int) -> None:
         if not val:

@@ -161,3 +161,30 @@ def export_checkpoint(
     step = int(ckpt.get("step", 0))
     source = f"cartoon-cam-train {ckpt.get('command', 'train')} (preset {cfg.preset or 'custom'}, step {step})"
     return export_generator(ckpt["G"], cfg, Path(out_dir), source=source, thumbnail_input=thumbnail_input)
+
+
+def export_style_onnx(style_path: str | Path, out_path: str | Path, *, overwrite: bool = False) -> Path:
+    """Rebuild the ONNX style of a torch (``.safetensors``) style file: same weights, same manifest
+    (name, description, licence, attribution, source, thumbnail), the graph as the architecture's
+    code draws it today (e.g. after a faster but equivalent ``lite`` graph). Checked against PyTorch
+    in ONNX Runtime like every export; ``out_path`` is replaced only with ``overwrite``."""
+    from cartoon_cam.inference.style import read_style
+
+    from .config import ConfigError
+
+    out = Path(out_path)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists: pass --overwrite to replace it")
+    sf = read_style(Path(style_path))
+    if sf.tensors is None:
+        raise ConfigError(f"{style_path} is not a torch style (.safetensors): nothing to rebuild")
+    model = create_model(sf.manifest.arch, **sf.manifest.arch_config)
+    model.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in sf.tensors.items()}, strict=True)
+    proto = build_onnx(model, sf.manifest)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".export.", dir=out.parent) as tmp:
+        staged = write_onnx_style(Path(tmp) / out.name, proto, onnx_manifest(sf.manifest))
+        os.replace(staged, out)
+    log.info("exported %s", out)
+    return out
+
