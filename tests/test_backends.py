@@ -327,3 +327,32 @@ def test_a_grown_lite_student_starts_as_its_parent_and_low_passes_noise(tmp_path
     img = probe_frame(96, 128)
     with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
         assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
+
+
+def test_wide_lite_skip_blurs_are_separable_binomials_that_export(tmp_path: Path) -> None:
+    """``smooth_skip = 7`` or ``9`` (stage 4 of the built-ins) blur the linear skip path with a wider
+    binomial, run as a row and a column pass: the same as the full k x k binomial kernel
+    (edges replicated), independent noise passes at the binomial's gain (≈ 0.196 of σ for 9
+    taps, against 0.273 for 5), and the student exports to ONNX and runs there as in torch."""
+    import math
+
+    import torch.nn.functional as F
+
+    from cartoon_cam.inference.archs.lite import _binomial, _lowpass
+
+    x = torch.rand(2, 3, 40, 56)
+    for k in (7, 9):
+        row = torch.tensor([float(math.comb(k - 1, j)) for j in range(k)])
+        full = (torch.outer(row, row) / row.sum() ** 2).expand(3, 1, k, k)
+        p = k // 2
+        want = F.conv2d(F.pad(x, (p, p, p, p), mode="replicate"), full, groups=3)
+        torch.testing.assert_close(_lowpass(x, _binomial(k), k), want)
+    noise = torch.randn(1, 3, 400, 400)
+    gains = {k: float(_lowpass(noise, _binomial(k), k)[..., 8:-8, 8:-8].std()) for k in (5, 9)}
+    assert gains[5] == pytest.approx(0.273, abs=0.01) and gains[9] == pytest.approx(0.196, abs=0.01)
+    with pytest.raises(ValueError, match="smooth_skip"):
+        create_model("lite", smooth_skip=11)
+    sf = arch_style(tmp_path, "lite", smooth_skip=9, smooth_input=3)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
