@@ -34,6 +34,20 @@ def test_presets_carry_the_official_weights() -> None:
     assert {"hayao", "shinkai", "paprika", "ci_tiny"} <= set(PRESETS)
 
 
+def test_every_preset_resolves_and_the_lite_stage_presets_keep_the_shipped_topology() -> None:
+    """Each preset is a valid config; the fine-tune presets of the built-in lite styles keep the
+    shipped students' topology (so ``--init-from`` a shipped style loads every weight)."""
+    for name in PRESETS:
+        assert resolve(preset=name).preset == name
+    for name in ("distill_lite_lowpass", "distill_lite_steady", "distill_lite_gan", "distill_lite_more"):
+        cfg = resolve(preset=name)
+        assert cfg.model.arch == "lite" and cfg.model.arch_config == {"smooth_skip": 5, "smooth_input": 3}, name
+        assert cfg.data.size == 0 and cfg.data.noise > 0, name  # whole images, camera noise
+    assert resolve(preset="distill_lite_steady").loss.steady > 0
+    gan = resolve(preset="distill_lite_gan")
+    assert gan.loss.gan > 0 and gan.loss.gan_blur > 0 and gan.model.d_crop % 4 == 0 and gan.model.d_crop > 0
+
+
 def test_precedence_file_then_flags(tmp_path: Path) -> None:
     f = tmp_path / "run.toml"
     f.write_text('preset = "hayao"\n[loss]\ncol = 20\n[train]\nbatch = 4\n', encoding="utf-8")
