@@ -500,9 +500,9 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     def step(i: int) -> dict[str, torch.Tensor]:
         set_lr(opt_s, scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps))
         x, t = next(it)
-        # this step's noise, D windows and shift: a function of (seed, step), so a resumed run draws
-        # exactly what an uninterrupted one would have (the global RNG is also used by the loader)
-        g = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + i)
+        # this step's noise, D windows and shift: a function of (seed, step, rank), so a resumed run
+        # draws exactly what an uninterrupted one would have (the global RNG is also used by the loader)
+        g = torch.Generator().manual_seed((cfg.train.seed * 1_000_003 + i) * 1024 + info.rank)
         x_alt = add_noise(x, cfg.data.noise, g) if lw.steady > 0 else None  # the same scene, other noise
         if cfg.data.noise > 0:
             x = add_noise(x, cfg.data.noise, g)
