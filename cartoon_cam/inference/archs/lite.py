@@ -211,7 +211,7 @@ class LiteGenerator(nn.Module):
         # smooth_skip: that path (and the per-image colour matrix) sees the input through a fixed
         # 3x3 binomial blur, which passes 37.5 % of independent pixel noise instead of all of it:
         # camera noise no longer goes straight to the output (steadier on a still scene).
-        # smooth_skip = 5: a 5x5 binomial instead (27 % of the noise; 7: 21 %, 9: 18 %, each run as
+        # smooth_skip = 5: a 5x5 binomial instead (27 % of the noise; 7: 23 %, 9: 20 %, each run as
         # a row and a column pass); smooth_input = 3 or 5: the
         # network itself (stem and context) sees the input through such a blur too. Both are fixed
         # low-pass filters, which also make the output move less when the camera moves by a pixel.
