@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cartoon_cam.inference.archs.lite import _binomial, _lowpass
 from cartoon_cam.inference.archs.lite import blackhat as _blackhat
 
 # tf.image.rgb_to_yuv kernel: yuv = rgb @ K (rows R, G, B; columns Y, U, V).
@@ -183,9 +184,7 @@ def edge_smoothed(teacher: torch.Tensor, threshold: float = 40.0) -> torch.Tenso
         lum = luma_levels(t)
         grad = F.max_pool2d(lum, 3, 1, 1) + F.max_pool2d(-lum, 3, 1, 1)
         edges = F.max_pool2d((grad > threshold).float(), 5, 1, 2)
-        row = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], device=t.device) / 16.0
-        k = torch.outer(row, row).expand(t.shape[1], 1, 5, 5)
-        blur = F.conv2d(F.pad(t, (2, 2, 2, 2), mode="replicate"), k, groups=t.shape[1])
+        blur = _lowpass(t, _binomial(5).to(t.device), 5)  # lite's 5x5 binomial, edges replicated
         return (t * (1.0 - edges) + blur * edges).to(teacher.dtype)
 
 

@@ -15,10 +15,7 @@
 set -euo pipefail
 RUNS=${1:-runs/builtin}
 STEPS=${2:-3000}
-TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
-SHARED=${SHARED:-../shared}
-THREADS=${THREADS:-2}
-source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, attribution, LICENCE
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, attribution, LICENCE
 declare -A LOOK=(
   [hayao]="Warm, painterly colours (reds and ochres) with smoothed, softly shaded surfaces."
   [hosoda]="Pale, airy colours with soft, smoothed shading."

@@ -17,12 +17,9 @@ set -euo pipefail
 RUNS=${1:-runs/builtin}
 STEPS=${2:-600}
 MAX_PHOTOS=${MAX_PHOTOS:-240}
-TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
-SHARED=${SHARED:-../shared}
-THREADS=${THREADS:-2}
 INIT=${INIT:-$RUNS/stage1}
 STAGE1_COMMIT=4ceb187
-source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
 mkdir -p "$INIT"
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite

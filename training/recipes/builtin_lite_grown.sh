@@ -18,12 +18,9 @@ set -euo pipefail
 RUNS=${1:-runs/builtin}
 STEPS=${2:-800}
 MAX_PHOTOS=${MAX_PHOTOS:-240}
-TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
-SHARED=${SHARED:-../shared}
-THREADS=${THREADS:-2}
 INIT=${INIT:-$RUNS/stage2}
 STAGE2_COMMIT=ff7e6f8
-source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
 mkdir -p "$INIT"
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite

@@ -18,11 +18,8 @@ set -euo pipefail
 RUNS=${1:-runs/builtin}
 STEPS=${2:-1200}
 MAX_PHOTOS=${MAX_PHOTOS:-900}
-TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
-SHARED=${SHARED:-../shared}
-THREADS=${THREADS:-2}
 STAGE3_COMMIT=5c48ace
-source "$(dirname "$0")/cartoongan_teachers.sh"  # NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
 mkdir -p "$RUNS/stage3"
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite

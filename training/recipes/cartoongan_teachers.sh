@@ -1,3 +1,8 @@
+# Defaults every recipe shares (set them in the environment to override).
+TRAIN=${TRAIN:-.venv/bin/cartoon-cam-train}
+SHARED=${SHARED:-../shared}
+THREADS=${THREADS:-2}
+
 # Sourced by the built-in lite recipes: the four CartoonGAN teachers' display names and the terms
 # every student distilled from them carries (its teacher's research weights and the photos').
 declare -A NAME=([hayao]="Hayao" [hosoda]="Hosoda" [paprika]="Paprika" [shinkai]="Shinkai")
