@@ -356,3 +356,43 @@ def test_wide_lite_skip_blurs_are_separable_binomials_that_export(tmp_path: Path
     img = probe_frame(96, 128)
     with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
         assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
+
+
+def test_lite_toon_shading_flattens_smooth_shading_and_keeps_lines(tmp_path: Path) -> None:
+    """``toon_levels`` (stage 4 of the built-ins): the smooth part of the luma becomes flat plates
+    (Winnemöller's soft quantisation), while a thin dark line on it keeps its contrast; the
+    staircase is continuous (no jumps inside a plate) and the output stays in [-1, 1]; a student
+    with it exports to ONNX and runs there as in torch."""
+    from cartoon_cam.inference.archs.lite import _GRAY, _gaussian, toon_shade
+
+    levels, h, w = 6, 24, 600
+    ramp = torch.linspace(-1.0, 1.0, w).reshape(1, 1, 1, w).expand(1, 3, h, w).clone()
+    kernel = _gaussian(3.0)
+    out = toon_shade(ramp, kernel, levels, 40.0)
+    lum = ((out * torch.tensor(_GRAY).reshape(1, 3, 1, 1)).sum(1) + 1.0) * 0.5  # 0..1
+    row = lum[0, h // 2, 20:-20]
+    # a smooth ramp becomes a staircase: over half of it lies within 1 % of a plate level k / levels,
+    # against under a fifth of the ramp itself
+
+    def on_plates(v: torch.Tensor) -> float:
+        return float(((v * levels - torch.round(v * levels)).abs() / levels).lt(0.01).float().mean())
+
+    assert on_plates(row) > 0.5 and on_plates(ramp[0, 0, h // 2, 20:-20] * 0.5 + 0.5) < 0.2
+    # continuous and monotone: no step between neighbours larger than a fraction of a plate
+    d = row[1:] - row[:-1]
+    assert float(d.min()) > -1e-4 and float(d.max()) < 0.5 / levels
+    assert float(out.min()) >= -1.0 and float(out.max()) <= 1.0
+    # a 1-pixel dark line on the ramp keeps its contrast (it is not in the smooth part)
+    lined = ramp.clone()
+    lined[..., 300] -= 0.4
+    lo = toon_shade(lined, kernel, levels, 40.0)
+    contrast = 0.5 * (lo[0, 0, h // 2, 299] + lo[0, 0, h // 2, 301]) - lo[0, 0, h // 2, 300]
+    assert float(contrast) == pytest.approx(0.4, abs=0.06)
+    with pytest.raises(ValueError, match="toon_levels"):
+        create_model("lite", toon_levels=1)
+    sf = arch_style(tmp_path, "lite", smooth_skip=5, smooth_input=3, toon_levels=levels)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        a, b = t.process(img).astype(int), o.process(img).astype(int)
+    # a pixel whose smooth luma sits exactly on a step may round across it; nearly all agree
+    assert float((np.abs(a - b) <= 2).mean()) > 0.999

@@ -44,6 +44,10 @@ def test_every_preset_resolves_and_the_lite_stage_presets_keep_the_shipped_topol
         assert cfg.model.arch == "lite" and cfg.model.arch_config == {"smooth_skip": 5, "smooth_input": 3}, name
         assert cfg.data.size == 0 and cfg.data.noise > 0, name  # whole images, camera noise
     assert resolve(preset="distill_lite_steady").loss.steady > 0
+    toon = resolve(preset="distill_lite_toon")  # stage 4: the same weights plus the fixed cel-shading layer
+    assert toon.model.arch_config == {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
+                                      "toon_sharpness": 40.0, "toon_sigma": 3.0}
+    assert toon.data.size == 0 and toon.data.noise > 0 and toon.loss.steady > 0
     gan = resolve(preset="distill_lite_gan")
     assert gan.loss.gan > 0 and gan.loss.gan_blur > 0 and gan.model.d_crop % 4 == 0 and gan.model.d_crop > 0
 

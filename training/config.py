@@ -263,6 +263,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4, "warmup_steps": 20},
         "loss": {**_DISTILL_BASE["loss"], "ink": 8.0, "ink_quantile": 0.8, "ink_pixel": 5.0},
     },
+    # Stage 4 of the built-in lite styles (issue 11): the student fine-tuned on 900 photos
+    # (distill_lite_more, --init-from) gets cel shading, a fixed layer at its output (lite's
+    # toon_levels: the smooth part of the luma becomes 6 flat plates with steep, noise-proof steps;
+    # lines, texture and colour pass through), and is fine-tuned through it, so its colours and lines
+    # fit the plates, with the steadiness term (two noisy copies must agree) and heavier ink terms, so
+    # the plates' borders and the lines hold still. The recipe passes --max-photos 900.
+    "distill_lite_toon": {
+        **_DISTILL_BASE,
+        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
+                                                  "toon_sharpness": 40.0, "toon_sigma": 3.0}},
+        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+        "train": {**_DISTILL_BASE["train"], "steps": 300, "ckpt_every": 50, "val_every": 300},
+        "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4, "warmup_steps": 10},
+        "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
+    },
     # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
     # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
     # 128-px windows of the teacher's outputs as real, and the student's outputs and the teacher's

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepared stage 4 of the built-in real-time styles (issue 11; run on Hayao, not shipped: the
-# picture did not change, docs/TRAINING.md "stage 4 probes"): each stage-3 student (RUNS_DIR/lowpass/ID,
+# First half of stage 4 of the built-in real-time styles (issue 11; builtin_lite_toon.sh runs it
+# before the cel-shading fine-tune; alone the picture did not change, docs/TRAINING.md "stage 4
+# probes"): each stage-3 student (RUNS_DIR/lowpass/ID,
 # or the file shipped at commit 5c48ace, extracted from git into RUNS_DIR/stage3/) is fine-tuned on
 # 900 photos instead of 240 (preset distill_lite_more: same topology and losses, 1200 steps), so its
 # colours follow a rule rather than the 224 training photos'. Then export (ONNX twin), held-out eval

@@ -17,7 +17,11 @@ that sees K upsampled feature maps, the input pixels and the input's black-hat (
 so outlines can sit exactly on the photo's edges. ``smooth_skip`` blurs the input of the linear
 full-resolution path (3x3 binomial), so sensor noise is not copied to the output (the built-in
 styles use it). ``norm = "body"`` (the default; ``"all"``: every stage but the head; ``"none"``: no
-normalisation) is instance norm in the 1/8-resolution body, the teachers' own mechanism. Students with context or norm
+normalisation) is instance norm in the 1/8-resolution body, the teachers' own mechanism. ``toon_levels = n``
+(default 0) ends the network with cel shading (:func:`toon_shade`): the smooth part of the output's
+luma is mapped onto n flat plates with steep steps, decided on a blurred luma so sensor noise does
+not move them; lines, texture and colour pass through. It has no weights: a student fine-tuned
+through it learns colours and lines that suit the plates. Students with context or norm
 must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
 those of the frame.
 
@@ -97,6 +101,42 @@ def _lowpass(x: torch.Tensor, kernel: torch.Tensor, k: int) -> torch.Tensor:
     p = k // 2
     x = F.conv2d(F.pad(x, (p, p, 0, 0), mode="replicate"), kernel, groups=3)
     return F.conv2d(F.pad(x, (0, 0, p, p), mode="replicate"), kernel.transpose(-1, -2), groups=3)
+
+
+def _gaussian(sigma: float) -> torch.Tensor:
+    """1 x 1 x 1 x k kernel of the sampled, normalised Gaussian of standard deviation ``sigma``
+    (k = 2·ceil(3σ) + 1), float32: one pass of a separable blur."""
+    r = max(1, math.ceil(3.0 * sigma))
+    g = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
+    return (g / g.sum()).reshape(1, 1, 1, 2 * r + 1)
+
+
+def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: float) -> torch.Tensor:
+    """Cel shading: the soft luminance quantisation of Winnemöller, Olsen and Gooch ("Real-time
+    video abstraction", SIGGRAPH 2006), on the smooth part of the luma only.
+
+    ``y``: N x 3 x H x W RGB in [-1, 1]; ``kernel``: a 1 x 1 x 1 x k Gaussian (:func:`_gaussian`);
+    returns the same shape and range. The luma (``cv2.COLOR_RGB2GRAY`` weights) is blurred with
+    ``kernel`` (edges replicated) into its smooth part ``s`` in [0, 1]; ``s`` is mapped onto a
+    staircase of ``levels`` flat plates whose steps are tanh ramps of slope ``sharpness``·Δ/2 (Δ =
+    1/levels), continuous everywhere; the difference (staircase(s) − s) is added to all three
+    channels. So shading becomes flat plates with crisp borders, while lines, texture and colour
+    (``y`` minus its smooth luma) pass unchanged, and the plates' borders, decided on a blurred
+    luma, do not follow sensor noise. Differentiable (``Floor`` has zero gradient) and exports to
+    ONNX (``Pad``, ``Conv``, ``Floor``, ``Tanh``)."""
+    n, _, h, w = y.shape
+    k = kernel.shape[-1]
+    p = k // 2
+    # the luma as one MatMul: channel slices compile to a slow reference split in OpenVINO
+    gray = torch.tensor(_GRAY, dtype=y.dtype, device=y.device).reshape(1, 3)
+    lum = (torch.matmul(gray, y.reshape(n, 3, h * w)).reshape(n, 1, h, w) + 1.0) * 0.5
+    s = F.conv2d(F.pad(lum, (p, p, 0, 0), mode="replicate"), kernel)
+    s = F.conv2d(F.pad(s, (0, 0, p, p), mode="replicate"), kernel.transpose(-1, -2))
+    step = 1.0 / levels
+    centre = (torch.floor(s * levels) + 0.5) * step
+    half = 0.5 * step / math.tanh(0.5 * sharpness * step)
+    q = centre + half * torch.tanh(sharpness * (s - centre))
+    return torch.clamp(y + 2.0 * (q - s), -1.0, 1.0)
 
 
 def _act() -> nn.Module:
@@ -179,7 +219,8 @@ class LiteGenerator(nn.Module):
 
     def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4, refine: int = 0,
                  context: bool = True, norm: str = "body", ink: int = 0, smooth_skip: bool | int = False,
-                 smooth_input: int = 0) -> None:
+                 smooth_input: int = 0, toon_levels: int = 0, toon_sharpness: float = 40.0,
+                 toon_sigma: float = 3.0) -> None:
         super().__init__()
         if norm not in ("none", "body", "all"):
             raise ValueError(f"lite: norm must be none | body | all, not {norm!r}")
@@ -222,6 +263,14 @@ class LiteGenerator(nn.Module):
             self.register_buffer("blur", _binomial(self.skip_k), persistent=False)
         if self.input_k:
             self.register_buffer("blur_in", _binomial(self.input_k), persistent=False)
+        # toon_levels = n: cel shading of the output (:func:`toon_shade`), a fixed layer after the
+        # network: n flat luminance plates with tanh steps of slope toon_sharpness, decided on the
+        # luma blurred by a Gaussian of σ toon_sigma (pixels). The network is trained through it.
+        if toon_levels < 0 or toon_levels == 1 or toon_sharpness <= 0 or toon_sigma <= 0:
+            raise ValueError("lite: toon_levels must be 0 (off) or ≥ 2, toon_sharpness and toon_sigma > 0")
+        self.toon_levels, self.toon_sharpness = int(toon_levels), float(toon_sharpness)
+        if self.toon_levels:
+            self.register_buffer("toon_kernel", _gaussian(float(toon_sigma)), persistent=False)
         # per image: FiLM of the body (2 c3) and of the 1/2-res features (2 c1), colour matrix (9 + 3)
         self.context = _Context(c3, 2 * c3 + 2 * c1 + 12) if context else None
 
@@ -234,12 +283,15 @@ class LiteGenerator(nn.Module):
         f = self.down2(s2)
         if self.context is None:
             y = self.refine(self.up2(self.up1(self.body(f), s2), s1))
-            return torch.tanh(self._residual(y, x) + self.skip(self._skip_input(x)))
+            return self._toon(torch.tanh(self._residual(y, x) + self.skip(self._skip_input(x))))
         c1, c3 = self.c1, self.c3
         p = self.context(f, x)
         y = self.body(_film(f, p[:, : 2 * c3]))
         y = self.refine(_film(self.up2(self.up1(y, s2), s1), p[:, 2 * c3 : 2 * c3 + 2 * c1]))
-        return torch.tanh(self._residual(y, x) + self._linear(self._skip_input(x), p[:, 2 * c3 + 2 * c1 :]))
+        return self._toon(torch.tanh(self._residual(y, x) + self._linear(self._skip_input(x), p[:, 2 * c3 + 2 * c1 :])))
+
+    def _toon(self, y: torch.Tensor) -> torch.Tensor:
+        return toon_shade(y, self.toon_kernel, self.toon_levels, self.toon_sharpness) if self.toon_levels else y
 
     def _linear(self, xs: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """The linear full-resolution path: the skip 1x1 conv plus the per-image colour map, as one
