@@ -123,7 +123,7 @@ def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: fl
     channels. So shading becomes flat plates with crisp borders, while lines, texture and colour
     (``y`` minus its smooth luma) pass unchanged, and the plates' borders, decided on a blurred
     luma, do not follow sensor noise. Differentiable (``Floor`` has zero gradient) and exports to
-    ONNX (``Pad``, ``Conv``, ``Floor``, ``Tanh``)."""
+    ONNX (``MatMul``, ``Pad``, ``Conv``, ``Floor``, ``Tanh``)."""
     n, _, h, w = y.shape
     k = kernel.shape[-1]
     p = k // 2
