@@ -396,3 +396,55 @@ def test_lite_toon_shading_flattens_smooth_shading_and_keeps_lines(tmp_path: Pat
         a, b = t.process(img).astype(int), o.process(img).astype(int)
     # a pixel whose smooth luma sits exactly on a step may round across it; nearly all agree
     assert float((np.abs(a - b) <= 2).mean()) > 0.999
+
+
+def test_lite_toon_half_resolution_and_gradient_adaptive_slope(tmp_path: Path) -> None:
+    """Stage 5 of the built-ins: ``toon_half`` decides the plates at half resolution (the offset comes
+    back by an exact bilinear ×2) and gives the same staircase on a ramp; ``toon_soft``
+    (Winnemöller's adaptive slope) keeps a slow gradient a soft ramp, so it cannot break into blotches
+    at a plate border, while a steep one gets the full slope's plates; both export to ONNX."""
+    import torch.nn.functional as F
+
+    from cartoon_cam.inference.archs.lite import _GRAY, _gaussian, _upsample2, toon_shade
+
+    d = torch.randn(2, 1, 9, 14)
+    ref = F.interpolate(d, scale_factor=2, mode="bilinear", align_corners=False)
+    assert torch.allclose(_upsample2(d), ref, atol=1e-6)
+
+    gray = torch.tensor(_GRAY).reshape(1, 3, 1, 1)
+
+    def luma_row(x: torch.Tensor) -> torch.Tensor:
+        return ((x * gray).sum(1) + 1.0)[0, x.shape[-2] // 2] * 0.5
+
+    def ramp(w: int, pad: int = 0) -> torch.Tensor:
+        r = torch.cat([torch.full((pad,), -1.0), torch.linspace(-1.0, 1.0, w), torch.full((pad,), 1.0)])
+        return r.reshape(1, 1, 1, -1).expand(1, 3, 16, r.numel()).clone()
+
+    levels = 6
+    slow = ramp(600)  # 1/600 of full scale a pixel: below the 0.01 where the slope is full
+    full = luma_row(toon_shade(slow, _gaussian(3.0), levels, 40.0))[20:-20]
+    half = luma_row(toon_shade(slow, _gaussian(1.5), levels, 40.0, half=True))[20:-20]
+    assert float((full - half).abs().max()) < 0.005  # under 1.3 levels (exact for a straight ramp but
+    # for the 2x2 mean at the borders)
+
+    def on_plates(v: torch.Tensor) -> float:
+        return float(((v * levels - torch.round(v * levels)).abs() / levels).lt(0.01).float().mean())
+
+    soft = luma_row(toon_shade(slow, _gaussian(1.5), levels, 40.0, half=True, soft=10.0))[20:-20]
+    # on the slow ramp: nearly the ramp itself, no steep steps, few pixels parked on the plates
+    assert on_plates(half) > 0.5 and on_plates(soft) < 0.3
+    assert float((soft[1:] - soft[:-1]).max()) < 0.5 * float((half[1:] - half[:-1]).max())
+    assert float((soft[1:] - soft[:-1]).min()) > -1e-4  # still monotone
+    # a steep ramp (1/48 of full scale a pixel) gets the full slope: the same plates as without soft
+    steep = ramp(48, pad=40)
+    a = luma_row(toon_shade(steep, _gaussian(1.5), levels, 40.0, half=True, soft=10.0))[52:76]
+    b = luma_row(toon_shade(steep, _gaussian(1.5), levels, 40.0, half=True))[52:76]
+    assert float((a - b).abs().max()) < 0.01
+    with pytest.raises(ValueError, match="toon_soft"):
+        create_model("lite", toon_levels=6, toon_sharpness=40.0, toon_soft=50.0)
+    sf = arch_style(tmp_path, "lite", smooth_skip=5, smooth_input=3, toon_levels=levels, toon_half=True,
+                    toon_soft=10.0)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        x, y = t.process(img).astype(int), o.process(img).astype(int)
+    assert float((np.abs(x - y) <= 2).mean()) > 0.999

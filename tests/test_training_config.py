@@ -48,6 +48,13 @@ def test_every_preset_resolves_and_the_lite_stage_presets_keep_the_shipped_topol
     assert toon.model.arch_config == {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
                                       "toon_sharpness": 40.0, "toon_sigma": 3.0}
     assert toon.data.size == 0 and toon.data.noise > 0 and toon.loss.steady > 0
+    cel = resolve(preset="distill_lite_cel")  # stage 5: the same layer at half resolution, adaptive slope
+    assert cel.model.arch_config == {**toon.model.arch_config, "toon_half": True, "toon_soft": 20.0,
+                                     "toon_gradient": 0.006}
+    assert cel.data.size == 0 and cel.data.noise > 0 and cel.loss.steady > 0
+    from cartoon_cam.inference.registry import create_model
+
+    create_model("lite", **cel.model.arch_config)  # the lite options are valid as written
     gan = resolve(preset="distill_lite_gan")
     assert gan.loss.gan > 0 and gan.loss.gan_blur > 0 and gan.model.d_crop % 4 == 0 and gan.model.d_crop > 0
 

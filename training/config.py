@@ -278,6 +278,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4, "warmup_steps": 10},
         "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
     },
+    # Stage 5 of the built-in lite styles (issue 11): the stage-4 student (--init-from) with the
+    # cel-shading layer decided at half resolution (toon_half: faster, the same plates) and with
+    # Winnemöller's gradient-adaptive slope (toon_soft: a slow gradient such as a table top keeps a
+    # soft ramp instead of breaking into blotches at a plate border; shading on faces and walls
+    # keeps crisp steps), briefly fine-tuned through it with stage 4's losses at half its rate.
+    "distill_lite_cel": {
+        **_DISTILL_BASE,
+        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
+                                                  "toon_sharpness": 40.0, "toon_sigma": 3.0, "toon_half": True,
+                                                  "toon_soft": 20.0, "toon_gradient": 0.006}},
+        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+        "train": {**_DISTILL_BASE["train"], "steps": 150, "ckpt_every": 50, "val_every": 150},
+        "optim": {**_DISTILL_BASE["optim"], "lr": 1e-4, "warmup_steps": 10},
+        "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
+    },
     # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
     # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
     # 128-px windows of the teacher's outputs as real, and the student's outputs and the teacher's

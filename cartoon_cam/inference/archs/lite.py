@@ -21,7 +21,9 @@ normalisation) is instance norm in the 1/8-resolution body, the teachers' own me
 (default 0) ends the network with cel shading (:func:`toon_shade`): the smooth part of the output's
 luma is mapped onto n flat plates with steep steps, decided on a blurred luma so sensor noise does
 not move them; lines, texture and colour pass through. It has no weights: a student fine-tuned
-through it learns colours and lines that suit the plates. Students with context or norm
+through it learns colours and lines that suit the plates. ``toon_half`` decides the plates at half
+resolution (the same plates, faster) and ``toon_soft`` makes the steps' slope follow the luma's
+gradient (Winnemöller's adaptive sharpness: slow gradients keep a soft ramp instead of blotches). Students with context or norm
 must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
 those of the frame.
 
@@ -111,7 +113,35 @@ def _gaussian(sigma: float) -> torch.Tensor:
     return (g / g.sum()).reshape(1, 1, 1, 2 * r + 1)
 
 
-def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: float) -> torch.Tensor:
+def _smooth_luma(lum: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable blur of N x 1 x H x W ``lum`` by the 1 x 1 x 1 x k ``kernel``, edges replicated."""
+    p = kernel.shape[-1] // 2
+    s = F.conv2d(F.pad(lum, (p, p, 0, 0), mode="replicate"), kernel)
+    return F.conv2d(F.pad(s, (0, 0, p, p), mode="replicate"), kernel.transpose(-1, -2))
+
+
+def _gradient(s: torch.Tensor) -> torch.Tensor:
+    """Magnitude of the central-difference gradient of N x 1 x H x W ``s`` (edges replicated), per
+    pixel of ``s``: one 3x3 convolution to (∂x, ∂y), then the root of their sum of squares."""
+    dx = [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5], [0.0, 0.0, 0.0]]
+    k = torch.tensor([[dx], [[list(r) for r in zip(*dx, strict=True)]]], dtype=s.dtype, device=s.device)
+    g = F.conv2d(F.pad(s, (1, 1, 1, 1), mode="replicate"), k)
+    return torch.sqrt((g * g).sum(dim=1, keepdim=True) + 1e-12)
+
+
+def _upsample2(d: torch.Tensor) -> torch.Tensor:
+    """×2 bilinear upsampling of N x 1 x h x w ``d`` (half-pixel centres, edges clamped: exactly
+    ``F.interpolate(d, scale_factor=2, mode="bilinear", align_corners=False)``) as a 3x3
+    convolution to the four output phases and a pixel shuffle. One channel at full resolution is a
+    slow case of ``Resize`` in OpenVINO (2.7 ms at 640x360 on a 2-core AVX2 box); this is not."""
+    t = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))  # row (or column) taps of the even and odd phases
+    k = torch.tensor([[[[t[a][i] * t[b][j] for j in range(3)] for i in range(3)]] for a in (0, 1) for b in (0, 1)],
+                     dtype=d.dtype, device=d.device)
+    return F.pixel_shuffle(F.conv2d(F.pad(d, (1, 1, 1, 1), mode="replicate"), k), 2)
+
+
+def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: float, *, half: bool = False,
+               soft: float | None = None, gradient: float = 0.01) -> torch.Tensor:
     """Cel shading: the soft luminance quantisation of Winnemöller, Olsen and Gooch ("Real-time
     video abstraction", SIGGRAPH 2006), on the smooth part of the luma only.
 
@@ -123,20 +153,37 @@ def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: fl
     channels. So shading becomes flat plates with crisp borders, while lines, texture and colour
     (``y`` minus its smooth luma) pass unchanged, and the plates' borders, decided on a blurred
     luma, do not follow sensor noise. Differentiable (``Floor`` has zero gradient) and exports to
-    ONNX (``MatMul``, ``Pad``, ``Conv``, ``Floor``, ``Tanh``)."""
+    ONNX (``MatMul``, ``Pad``, ``Conv``, ``Floor``, ``Tanh``; with ``half`` also ``AveragePool``
+    and ``Resize``).
+
+    ``half``: the plates are decided at half resolution. The luma's 2x2 mean is blurred by
+    ``kernel`` (which should then be the Gaussian of half the σ), the staircase offset is computed
+    there and brought back to H x W bilinearly (H, W even): the same plates within a few levels at
+    their borders, in a quarter of the work (a one-channel convolution and a per-pixel tail at full
+    resolution are slow in ONNX Runtime and OpenVINO). ``soft``: Winnemöller's gradient-adaptive
+    sharpness. The slope runs from ``soft`` where ``s`` is flat to ``sharpness`` where its gradient
+    reaches ``gradient`` (luma per full-resolution pixel), so a slow gradient, such as a lit table
+    top, keeps a soft ramp instead of breaking into blotches where it hovers at a plate border, and
+    shading on faces and walls still gets crisp borders. ``None``: the same slope everywhere."""
     n, _, h, w = y.shape
-    k = kernel.shape[-1]
-    p = k // 2
     # the luma as one MatMul: channel slices compile to a slow reference split in OpenVINO
     gray = torch.tensor(_GRAY, dtype=y.dtype, device=y.device).reshape(1, 3)
     lum = (torch.matmul(gray, y.reshape(n, 3, h * w)).reshape(n, 1, h, w) + 1.0) * 0.5
-    s = F.conv2d(F.pad(lum, (p, p, 0, 0), mode="replicate"), kernel)
-    s = F.conv2d(F.pad(s, (0, 0, p, p), mode="replicate"), kernel.transpose(-1, -2))
+    s = _smooth_luma(F.avg_pool2d(lum, 2) if half else lum, kernel)
     step = 1.0 / levels
     centre = (torch.floor(s * levels) + 0.5) * step
-    half = 0.5 * step / math.tanh(0.5 * sharpness * step)
-    q = centre + half * torch.tanh(sharpness * (s - centre))
-    return torch.clamp(y + 2.0 * (q - s), -1.0, 1.0)
+    # ramp: the tanh's half-height, so the staircase stays continuous at the plate borders
+    if soft is None:
+        sh: torch.Tensor | float = sharpness
+        ramp: torch.Tensor | float = 0.5 * step / math.tanh(0.5 * sharpness * step)
+    else:
+        g = _gradient(s) * (0.5 if half else 1.0)
+        sh = soft + (sharpness - soft) * torch.clamp(g * (1.0 / gradient), 0.0, 1.0)
+        ramp = 0.5 * step / torch.tanh(sh * (0.5 * step))
+    d = centre + ramp * torch.tanh(sh * (s - centre)) - s
+    if half:
+        d = _upsample2(d)
+    return torch.clamp(y + 2.0 * d, -1.0, 1.0)
 
 
 def _act() -> nn.Module:
@@ -220,7 +267,8 @@ class LiteGenerator(nn.Module):
     def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), n_blocks: int = 4, refine: int = 0,
                  context: bool = True, norm: str = "body", ink: int = 0, smooth_skip: bool | int = False,
                  smooth_input: int = 0, toon_levels: int = 0, toon_sharpness: float = 40.0,
-                 toon_sigma: float = 3.0) -> None:
+                 toon_sigma: float = 3.0, toon_half: bool = False, toon_soft: float | None = None,
+                 toon_gradient: float = 0.01) -> None:
         super().__init__()
         if norm not in ("none", "body", "all"):
             raise ValueError(f"lite: norm must be none | body | all, not {norm!r}")
@@ -266,11 +314,19 @@ class LiteGenerator(nn.Module):
         # toon_levels = n: cel shading of the output (:func:`toon_shade`), a fixed layer after the
         # network: n flat luminance plates with tanh steps of slope toon_sharpness, decided on the
         # luma blurred by a Gaussian of σ toon_sigma (pixels). The network is trained through it.
+        # toon_half: that blur at half resolution (faster, same plates); toon_soft: the slope where
+        # the smooth luma is flat, rising to toon_sharpness at a gradient of toon_gradient a pixel
         if toon_levels < 0 or toon_levels == 1 or toon_sharpness <= 0 or toon_sigma <= 0:
             raise ValueError("lite: toon_levels must be 0 (off) or ≥ 2, toon_sharpness and toon_sigma > 0")
+        if toon_soft is not None and not (0 < toon_soft <= toon_sharpness and toon_gradient > 0):
+            raise ValueError("lite: toon_soft must be in (0, toon_sharpness] and toon_gradient > 0")
         self.toon_levels, self.toon_sharpness = int(toon_levels), float(toon_sharpness)
+        self.toon_half = bool(toon_half)
+        self.toon_soft = None if toon_soft is None else float(toon_soft)
+        self.toon_gradient = float(toon_gradient)
         if self.toon_levels:
-            self.register_buffer("toon_kernel", _gaussian(float(toon_sigma)), persistent=False)
+            sigma = float(toon_sigma) / (2.0 if self.toon_half else 1.0)
+            self.register_buffer("toon_kernel", _gaussian(sigma), persistent=False)
         # per image: FiLM of the body (2 c3) and of the 1/2-res features (2 c1), colour matrix (9 + 3)
         self.context = _Context(c3, 2 * c3 + 2 * c1 + 12) if context else None
 
@@ -291,7 +347,10 @@ class LiteGenerator(nn.Module):
         return self._toon(torch.tanh(self._residual(y, x) + self._linear(self._skip_input(x), p[:, 2 * c3 + 2 * c1 :])))
 
     def _toon(self, y: torch.Tensor) -> torch.Tensor:
-        return toon_shade(y, self.toon_kernel, self.toon_levels, self.toon_sharpness) if self.toon_levels else y
+        if not self.toon_levels:
+            return y
+        return toon_shade(y, self.toon_kernel, self.toon_levels, self.toon_sharpness, half=self.toon_half,
+                          soft=self.toon_soft, gradient=self.toon_gradient)
 
     def _linear(self, xs: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """The linear full-resolution path: the skip 1x1 conv plus the per-image colour map, as one
