@@ -448,3 +448,34 @@ def test_lite_toon_half_resolution_and_gradient_adaptive_slope(tmp_path: Path) -
     with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
         x, y = t.process(img).astype(int), o.process(img).astype(int)
     assert float((np.abs(x - y) <= 2).mean()) > 0.999
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("color", ["RGB", "BGR"])
+@pytest.mark.parametrize("value_range", [(-1.0, 1.0), (0.0, 255.0)])
+def test_float_graph_io_maps_frames_and_outputs_exactly(layout: str, color: str, value_range: tuple[float, float]) -> None:
+    """The float graphs' pre/post (ONNX Runtime, OpenVINO): a uint8 RGB frame reaches the graph in
+    its layout, colour order and range, and an output comes back as C-contiguous uint8 RGB, clipped
+    to the range and rounded to the nearest level (the planar fast path for NCHW included)."""
+    from cartoon_cam.inference.backends.graph_io import FloatGraphIO
+
+    io = FloatGraphIO(StyleManifest(id="g", name="g", arch="onnx", layout=layout, color=color, value_range=value_range))
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    lo, hi = value_range
+    x = io.pre(frame)
+    assert x.shape == io.input_shape(6, 10) and x.dtype == np.float32
+    hwc = x[0].transpose(1, 2, 0) if layout == "NCHW" else x[0]
+    want = frame[..., ::-1] if color == "BGR" else frame
+    assert np.allclose(hwc, lo + want.astype(np.float32) * (hi - lo) / 255.0, atol=1e-4)
+    # the identity graph round-trips exactly
+    assert np.array_equal(io.post(x.copy()), frame)
+    # out of range is clipped; in between is rounded to the nearest level
+    levels = np.array([-20.0, 0.0, 0.4, 0.6, 127.4, 254.6, 300.0], np.float32)
+    row = np.stack([levels, levels[::-1], levels], axis=-1)[None]  # 1 x 7 x 3, RGB
+    src = row[..., ::-1] if color == "BGR" else row
+    g = (lo + src * (hi - lo) / 255.0).astype(np.float32)
+    g = g.transpose(2, 0, 1)[None] if layout == "NCHW" else g[None]
+    out = io.post(np.ascontiguousarray(g))
+    assert out.dtype == np.uint8 and out.flags["C_CONTIGUOUS"] and out.shape == (1, 7, 3)
+    assert np.array_equal(out, np.clip(np.rint(row), 0, 255).astype(np.uint8))
