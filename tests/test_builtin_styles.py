@@ -113,8 +113,9 @@ def test_lite_builtin_follows_its_own_teacher(entry, teacher_outputs) -> None:
     """Oracle: the published CartoonGAN teachers in ../shared, on photos no student trained on. The
     student must be clearly closer to its own teacher than the photo is, and closer to it than to any
     other teacher (an untrained, identity-like or mislabelled file fails). "Clearly" is 0.75 dB: the
-    cel-shaded stage-4 students put their flat plates at their own luma levels, not the teacher's, and
-    Hayao's sits 1.0 dB above the photo on these two photos (stage 3: 1.5; the others 3.4–6.7)."""
+    cel-shaded students put their flat plates at their own luma levels, not the teacher's, and
+    Hayao's sits 1.16 dB above the photo on these two photos (stage 4: 1.0; stage 3: 1.5; the others
+    3.3–6.9)."""
     from training.evaluate import psnr
 
     photos, outs = teacher_outputs
@@ -137,9 +138,9 @@ def test_lite_builtin_draws_its_teachers_lines(entry, teacher_outputs) -> None:
     dark outlines in the same places (ink F1 ≥ 0.6 on *each* photo, 1-pixel tolerance) and, over
     both, at least 0.6 as much (mean ink ratio). The colour-only students of issue 6 ("a colour grade
     plus blur") drew 0.23–0.39 of it and fail; stage 2 drew 0.59–0.94 (Paprika fails: 0.585); stage 3
-    0.65–1.04 with F1 0.65–0.86 per photo; the shipped stage-4 students 0.72–1.15 with F1 0.63–0.85
-    (docs/TRAINING.md). The issue's per-photo ratio ≥ 0.6 is not met on chelsea by Hayao (0.57) and
-    Paprika (0.45)."""
+    0.65–1.04 with F1 0.65–0.86 per photo; stage 4 0.72–1.15 with F1 0.63–0.85; the shipped stage-5
+    students 0.72–1.15 with F1 0.65–0.86 (docs/TRAINING.md). The issue's per-photo ratio ≥ 0.6 is not
+    met on chelsea by Hayao (0.58) and Paprika (0.46)."""
     from training.evaluate import ink_scores
 
     photos, outs = teacher_outputs
@@ -155,10 +156,11 @@ def test_lite_builtin_draws_its_teachers_lines(entry, teacher_outputs) -> None:
 
 @pytest.mark.parametrize("entry", LITE, ids=[e.id for e in LITE])
 def test_lite_builtin_shades_in_flat_plates(entry, teacher_outputs) -> None:
-    """The look, flat shading (issue 11, stage 4): the built-ins end in cel shading, so the smooth
+    """The look, flat shading (issue 11, stages 4–5): the built-ins end in cel shading, so the smooth
     part of their luma (Gaussian σ 3) sits on one of 6 plate levels k/6 (within 1 % of full scale)
-    over a quarter of each held-out photo or more. A photo, or a student with soft shading (stage 3),
-    sits there by chance only: 10–13 % of these photos' pixels."""
+    over a fifth of each held-out photo or more. A photo, or a student with soft shading (stage 3),
+    sits there by chance only: 10–13 % of these photos' pixels. Stage 4 measured 0.28–0.39; stage 5
+    0.24–0.33, because its slope is deliberately soft on slow gradients (no blotches there)."""
     import cv2
 
     photos, _ = teacher_outputs
@@ -170,4 +172,4 @@ def test_lite_builtin_shades_in_flat_plates(entry, teacher_outputs) -> None:
     with create_backend(read_style(entry.path), backend="onnx", device="cpu") as s:
         for p in photos:
             s.size = max(p.shape[:2])
-            assert on_plates(p) < 0.15 and on_plates(s.process(p)) > 0.25, (entry.id, on_plates(p))
+            assert on_plates(p) < 0.15 and on_plates(s.process(p)) > 0.2, (entry.id, on_plates(p))
