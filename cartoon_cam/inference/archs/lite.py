@@ -23,8 +23,8 @@ luma is mapped onto n flat plates with steep steps, decided on a blurred luma so
 not move them; lines, texture and colour pass through. It has no weights: a student fine-tuned
 through it learns colours and lines that suit the plates. ``toon_half`` decides the plates at half
 resolution (the same plates, faster) and ``toon_soft`` makes the steps' slope follow the luma's
-gradient (Winnemöller's adaptive sharpness: slow gradients keep a soft ramp instead of blotches). Students with context or norm
-must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
+gradient (Winnemöller's adaptive sharpness: slow gradients keep a soft ramp instead of blotches).
+Students with context or norm must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
 those of the frame.
 
 Input/output: NCHW float32 RGB in [-1, 1]; H, W multiple of 8.
@@ -154,7 +154,7 @@ def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: fl
     (``y`` minus its smooth luma) pass unchanged, and the plates' borders, decided on a blurred
     luma, do not follow sensor noise. Differentiable (``Floor`` has zero gradient) and exports to
     ONNX (``MatMul``, ``Pad``, ``Conv``, ``Floor``, ``Tanh``; with ``half`` also ``AveragePool``
-    and ``Resize``).
+    and ``DepthToSpace``).
 
     ``half``: the plates are decided at half resolution. The luma's 2x2 mean is blurred by
     ``kernel`` (which should then be the Gaussian of half the σ), the staircase offset is computed
