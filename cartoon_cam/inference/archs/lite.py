@@ -24,8 +24,8 @@ not move them; lines, texture and colour pass through. It has no weights: a stud
 through it learns colours and lines that suit the plates. ``toon_half`` decides the plates at half
 resolution (the same plates, faster) and ``toon_soft`` makes the steps' slope follow the luma's
 gradient (Winnemöller's adaptive sharpness: slow gradients keep a soft ramp instead of blotches).
-Students with context or norm must be trained on whole images (``data.size = 0`` in ``distill``): statistics of a crop are not
-those of the frame.
+Students with context or norm must be trained on whole images (``data.size = 0`` in
+``distill``): statistics of a crop are not those of the frame.
 
 Input/output: NCHW float32 RGB in [-1, 1]; H, W multiple of 8.
 """
