@@ -353,10 +353,28 @@ def test_source_fps_is_reported() -> None:
     assert Pipeline(ScriptedSource(fps=None), "classic").source_fps == 30.0
 
 
-def test_stop_cancels_a_heavy_frame_within_a_second() -> None:
+def test_stop_cancels_a_heavy_frame_within_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
     """CartoonGAN at 1280 px takes seconds per frame on a CPU: stop() cancels the running frame."""
     from conftest import shared_path
 
+    from cartoon_cam.inference.backends.base import RunCancelled
+    from cartoon_cam.inference.backends.onnx_backend import OnnxBackend
+
+    # how each graph run ended, recorded inside the backend: the claim is checked by outcome, so it
+    # holds however fast or loaded the machine is
+    outcomes: list[str] = []
+    run = OnnxBackend._run
+
+    def recording_run(self: OnnxBackend, feed: np.ndarray) -> np.ndarray:
+        try:
+            out = run(self, feed)
+        except RunCancelled:
+            outcomes.append("cancelled")
+            raise
+        outcomes.append("finished")
+        return out
+
+    monkeypatch.setattr(OnnxBackend, "_run", recording_run)
     heavy = shared_path("models", "cartoongan", "hayao.npz")
     src = ScriptedSource(1280, 720, fps=30)
     p, rec = _started(src, heavy, backend="onnx", device="cpu", size=960)
@@ -364,11 +382,13 @@ def test_stop_cancels_a_heavy_frame_within_a_second() -> None:
     time.sleep(0.2)
     t0 = time.perf_counter()
     p.stop(timeout=10.0)
-    # cancelled, not waited for: a frame at this size takes many seconds on a CPU; a bound a
-    # loaded machine meets (the ordering claim is the next two lines)
-    assert time.perf_counter() - t0 < 5.0
+    elapsed = time.perf_counter() - t0
     assert p.threads_alive() == []
-    assert rec.results == []  # the cancelled frame is not published
+    # the frame running at stop() ended by cancellation, not by finishing (warm-up runs before it
+    # may have finished), and it was not published
+    assert outcomes and outcomes[-1] == "cancelled", outcomes
+    assert rec.results == []
+    assert elapsed < 10.0  # a hang guard only: stop()'s own deadline, not a speed claim
 
 
 def test_the_pipeline_loads_ids_with_the_loader_it_is_given_and_runs_a_loaded_style_as_is(tmp_path: Path) -> None:
