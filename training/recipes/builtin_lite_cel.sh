@@ -18,11 +18,9 @@ RUNS=${1:-runs/builtin}
 STEPS=${2:-150}
 MAX_PHOTOS=${MAX_PHOTOS:-900}
 SHIPPED_COMMIT=e620bc5
-source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
-mkdir -p "$RUNS/shipped4"
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin, shipped_style
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
-  shipped="$RUNS/shipped4/$id.onnx"
-  [ -f "$shipped" ] || git show "$SHIPPED_COMMIT:resources/styles/$id.onnx" > "$shipped"
+  shipped=$(shipped_style "$SHIPPED_COMMIT" "$id" "$RUNS/shipped4")
   fine_tune_builtin "$t" "$RUNS/cel/$id" distill_lite_cel "$shipped" "$STEPS"
 done

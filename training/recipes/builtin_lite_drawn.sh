@@ -19,11 +19,10 @@ STEPS=${2:-600}
 MAX_PHOTOS=${MAX_PHOTOS:-240}
 INIT=${INIT:-$RUNS/stage1}
 STAGE1_COMMIT=4ceb187
-source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
-mkdir -p "$INIT"
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin, shipped_style
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
   run="$RUNS/$id"
-  [ -f "$INIT/$id.onnx" ] || git show "$STAGE1_COMMIT:resources/styles/$id.onnx" > "$INIT/$id.onnx"
-  fine_tune_builtin "$t" "$run" distill_lite_drawn "$INIT/$id.onnx" "$STEPS"
+  init=$(shipped_style "$STAGE1_COMMIT" "$id" "$INIT")
+  fine_tune_builtin "$t" "$run" distill_lite_drawn "$init" "$STEPS"
 done

@@ -20,10 +20,9 @@ STEPS=${2:-800}
 MAX_PHOTOS=${MAX_PHOTOS:-240}
 INIT=${INIT:-$RUNS/stage2}
 STAGE2_COMMIT=ff7e6f8
-source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
-mkdir -p "$INIT"
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin, shipped_style
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
-  [ -f "$INIT/$id.onnx" ] || git show "$STAGE2_COMMIT:resources/styles/$id.onnx" > "$INIT/$id.onnx"
-  fine_tune_builtin "$t" "$RUNS/grown/$id" distill_lite_grown "$INIT/$id.onnx" "$STEPS"
+  init=$(shipped_style "$STAGE2_COMMIT" "$id" "$INIT")
+  fine_tune_builtin "$t" "$RUNS/grown/$id" distill_lite_grown "$init" "$STEPS"
 done

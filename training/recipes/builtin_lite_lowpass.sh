@@ -12,7 +12,7 @@ set -euo pipefail
 RUNS=${1:-runs/builtin}
 STEPS=${2:-200}
 MAX_PHOTOS=${MAX_PHOTOS:-240}
-source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin, shipped_style
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
   grown="$RUNS/grown/$id/export/$id.onnx"

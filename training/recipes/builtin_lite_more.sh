@@ -20,14 +20,10 @@ RUNS=${1:-runs/builtin}
 STEPS=${2:-1200}
 MAX_PHOTOS=${MAX_PHOTOS:-900}
 STAGE3_COMMIT=5c48ace
-source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
-mkdir -p "$RUNS/stage3"
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin, shipped_style
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
   init="$RUNS/lowpass/$id/export/$id.onnx"
-  if [ ! -f "$init" ]; then
-    init="$RUNS/stage3/$id.onnx"
-    [ -f "$init" ] || git show "$STAGE3_COMMIT:resources/styles/$id.onnx" > "$init"
-  fi
+  [ -f "$init" ] || init=$(shipped_style "$STAGE3_COMMIT" "$id" "$RUNS/stage3")
   fine_tune_builtin "$t" "$RUNS/more/$id" distill_lite_more "$init" "$STEPS"
 done

@@ -19,12 +19,10 @@ STEPS=${2:-300}
 STEPS_MORE=${3:-400}
 MAX_PHOTOS=${MAX_PHOTOS:-900}
 SHIPPED_COMMIT=389d7be
-source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin
-mkdir -p "$RUNS/shipped3"
+source "$(dirname "$0")/cartoongan_teachers.sh"  # TRAIN, SHARED, THREADS, NAME, LOOK_DRAWN, attribution, LICENCE, fine_tune_builtin, shipped_style
 for t in ${TEACHERS:-hayao hosoda paprika shinkai}; do
   id=${t}_lite
-  shipped="$RUNS/shipped3/$id.onnx"
-  [ -f "$shipped" ] || git show "$SHIPPED_COMMIT:resources/styles/$id.onnx" > "$shipped"
+  shipped=$(shipped_style "$SHIPPED_COMMIT" "$id" "$RUNS/shipped3")
   # first half: the 900-photo fine-tune from the stage-3 weights, by its own recipe
   [ -f "$RUNS/more/$id/export/$id.onnx" ] ||
     TEACHERS=$t MAX_PHOTOS=$MAX_PHOTOS "$(dirname "$0")/builtin_lite_more.sh" "$RUNS" "$STEPS_MORE"

@@ -43,3 +43,15 @@ fine_tune_builtin() {
     --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
   cp "$run/export/$id.onnx" resources/styles/
 }
+
+# shipped_style COMMIT ID DIR — DIR/ID.onnx: the built-in style ID as shipped at COMMIT, extracted
+# from git once (a failed extraction leaves nothing behind, so a rerun tries again); prints its path.
+shipped_style() {
+  local f="$3/$2.onnx"
+  mkdir -p "$3"
+  if [ ! -s "$f" ]; then
+    git show "$1:resources/styles/$2.onnx" > "$f.part" || { rm -f "$f.part"; return 1; }
+    mv "$f.part" "$f"
+  fi
+  echo "$f"
+}
