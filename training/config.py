@@ -199,6 +199,22 @@ _DISTILL_BASE: dict[str, Any] = {
     "loss": {"pixel": 1.0, "edge": 1.0, "feat": 0.0, "gan": 0.0},
 }
 
+# Stage 4 of the built-in lite styles (issue 11): the student fine-tuned on 900 photos
+# (distill_lite_more, --init-from) gets cel shading, a fixed layer at its output (lite's
+# toon_levels: the smooth part of the luma becomes 6 flat plates with steep, noise-proof steps;
+# lines, texture and colour pass through), and is fine-tuned through it, so its colours and lines
+# fit the plates, with the steadiness term (two noisy copies must agree) and heavier ink terms, so
+# the plates' borders and the lines hold still. The recipe passes --max-photos 900.
+_TOON: dict[str, Any] = {
+    **_DISTILL_BASE,
+    "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
+                                              "toon_sharpness": 40.0, "toon_sigma": 3.0}},
+    "data": {**_DISTILL_BASE["data"], "noise": 6.0},
+    "train": {**_DISTILL_BASE["train"], "steps": 300, "ckpt_every": 50, "val_every": 300},
+    "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4, "warmup_steps": 10},
+    "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Official AnimeGANv2 weights (train.py comments, tools/ops.py L214-216); they assume Caffe VGG19.
     "hayao": {
@@ -263,35 +279,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4, "warmup_steps": 20},
         "loss": {**_DISTILL_BASE["loss"], "ink": 8.0, "ink_quantile": 0.8, "ink_pixel": 5.0},
     },
-    # Stage 4 of the built-in lite styles (issue 11): the student fine-tuned on 900 photos
-    # (distill_lite_more, --init-from) gets cel shading, a fixed layer at its output (lite's
-    # toon_levels: the smooth part of the luma becomes 6 flat plates with steep, noise-proof steps;
-    # lines, texture and colour pass through), and is fine-tuned through it, so its colours and lines
-    # fit the plates, with the steadiness term (two noisy copies must agree) and heavier ink terms, so
-    # the plates' borders and the lines hold still. The recipe passes --max-photos 900.
-    "distill_lite_toon": {
-        **_DISTILL_BASE,
-        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
-                                                  "toon_sharpness": 40.0, "toon_sigma": 3.0}},
-        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
-        "train": {**_DISTILL_BASE["train"], "steps": 300, "ckpt_every": 50, "val_every": 300},
-        "optim": {**_DISTILL_BASE["optim"], "lr": 2e-4, "warmup_steps": 10},
-        "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
-    },
+    "distill_lite_toon": _TOON,
     # Stage 5 of the built-in lite styles (issue 11): the stage-4 student (--init-from) with the
     # cel-shading layer decided at half resolution (toon_half: faster, the same plates) and with
     # Winnemöller's gradient-adaptive slope (toon_soft: a slow gradient such as a table top keeps a
     # soft ramp instead of breaking into blotches at a plate border; shading on faces and walls
     # keeps crisp steps), briefly fine-tuned through it with stage 4's losses at half its rate.
     "distill_lite_cel": {
-        **_DISTILL_BASE,
-        "model": {"arch": "lite", "arch_config": {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6,
-                                                  "toon_sharpness": 40.0, "toon_sigma": 3.0, "toon_half": True,
+        **_TOON,
+        "model": {"arch": "lite", "arch_config": {**_TOON["model"]["arch_config"], "toon_half": True,
                                                   "toon_soft": 20.0, "toon_gradient": 0.006}},
-        "data": {**_DISTILL_BASE["data"], "noise": 6.0},
-        "train": {**_DISTILL_BASE["train"], "steps": 150, "ckpt_every": 50, "val_every": 150},
-        "optim": {**_DISTILL_BASE["optim"], "lr": 1e-4, "warmup_steps": 10},
-        "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
+        "train": {**_TOON["train"], "steps": 150, "val_every": 150},
+        "optim": {**_TOON["optim"], "lr": 1e-4},
     },
     # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
     # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
