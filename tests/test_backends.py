@@ -358,6 +358,11 @@ def test_wide_lite_skip_blurs_are_separable_binomials_that_export(tmp_path: Path
         assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
 
 
+def _on_plates(v: torch.Tensor, levels: int) -> float:
+    """Share of luma values ``v`` (0..1) within 1 % of full scale of a plate level k / ``levels``."""
+    return float(((v * levels - torch.round(v * levels)).abs() / levels).lt(0.01).float().mean())
+
+
 def test_lite_toon_shading_flattens_smooth_shading_and_keeps_lines(tmp_path: Path) -> None:
     """``toon_levels`` (stage 4 of the built-ins): the smooth part of the luma becomes flat plates
     (Winnemöller's soft quantisation), while a thin dark line on it keeps its contrast; the
@@ -374,10 +379,7 @@ def test_lite_toon_shading_flattens_smooth_shading_and_keeps_lines(tmp_path: Pat
     # a smooth ramp becomes a staircase: over half of it lies within 1 % of a plate level k / levels,
     # against under a fifth of the ramp itself
 
-    def on_plates(v: torch.Tensor) -> float:
-        return float(((v * levels - torch.round(v * levels)).abs() / levels).lt(0.01).float().mean())
-
-    assert on_plates(row) > 0.5 and on_plates(ramp[0, 0, h // 2, 20:-20] * 0.5 + 0.5) < 0.2
+    assert _on_plates(row, levels) > 0.5 and _on_plates(ramp[0, 0, h // 2, 20:-20] * 0.5 + 0.5, levels) < 0.2
     # continuous and monotone: no step between neighbours larger than a fraction of a plate
     d = row[1:] - row[:-1]
     assert float(d.min()) > -1e-4 and float(d.max()) < 0.5 / levels
@@ -427,12 +429,9 @@ def test_lite_toon_half_resolution_and_gradient_adaptive_slope(tmp_path: Path) -
     assert float((full - half).abs().max()) < 0.005  # under 1.3 levels (exact for a straight ramp but
     # for the 2x2 mean at the borders)
 
-    def on_plates(v: torch.Tensor) -> float:
-        return float(((v * levels - torch.round(v * levels)).abs() / levels).lt(0.01).float().mean())
-
     soft = luma_row(toon_shade(slow, _gaussian(1.5), levels, 40.0, half=True, soft=10.0))[20:-20]
     # on the slow ramp: nearly the ramp itself, no steep steps, few pixels parked on the plates
-    assert on_plates(half) > 0.5 and on_plates(soft) < 0.3
+    assert _on_plates(half, levels) > 0.5 and _on_plates(soft, levels) < 0.3
     assert float((soft[1:] - soft[:-1]).max()) < 0.5 * float((half[1:] - half[:-1]).max())
     assert float((soft[1:] - soft[:-1]).min()) > -1e-4  # still monotone
     # a steep ramp (1/48 of full scale a pixel) gets the full slope: the same plates as without soft
