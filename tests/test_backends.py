@@ -292,6 +292,36 @@ def test_an_exported_onnx_style_initialises_a_student(tmp_path: Path) -> None:
         torch.testing.assert_close(again(x), net(x))
 
 
+def test_a_widened_lite_student_starts_as_its_parent() -> None:
+    """``widen_state_dict`` lays a narrower ``lite``'s weights out for a wider one (Net2Net-style
+    growth, issue 11): with context, instance norm, the cel-shading layer and ink branch the wider
+    student computes exactly the parent's picture; the new channels' incoming weights keep their
+    fresh values (they can learn), their weights into the old channels are zero. A narrower target
+    is refused."""
+    torch.manual_seed(3)
+    cfg = {"smooth_skip": 5, "smooth_input": 3, "toon_levels": 6, "toon_half": True, "toon_soft": 20.0, "ink": 2}
+    parent = create_model("lite", **cfg).eval()
+    for p in parent.parameters():  # a trained-looking parent: the zero-initialised layers too
+        p.data.add_(torch.randn_like(p) * 0.05)
+    wide = create_model("lite", **cfg, widths=(24, 40, 96)).eval()
+    fresh = {k: v.clone() for k, v in wide.state_dict().items()}
+    sd = wide.widen_state_dict(parent.state_dict())
+    assert sd["head.weight"].shape == (12, 24, 3, 3) and sd["context.mlp.2.weight"].shape == (2 * 96 + 2 * 24 + 12, 64)
+    assert (sd["head.weight"][:, 16:] == 0).all()  # new 1/2-resolution channels: no-ops for now
+    torch.testing.assert_close(sd["down2.0.weight"][64:], fresh["down2.0.weight"][64:])  # free to learn
+    # the context's parameter vector is re-laid out: the body's β of channel 0 moves from 64 to 96
+    torch.testing.assert_close(sd["context.mlp.2.weight"][96], parent.state_dict()["context.mlp.2.weight"][64])
+    res = wide.load_state_dict(sd, strict=True)
+    assert not res.missing_keys and not res.unexpected_keys
+    x = torch.rand(2, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), parent(x), atol=1e-6, rtol=0)
+        assert (wide(x) - create_model("lite", **cfg, widths=(24, 40, 96)).eval()(x)).abs().max() > 1e-3
+    assert parent.widen_state_dict(parent.state_dict()).keys() == parent.state_dict().keys()
+    with pytest.raises(ValueError, match="narrower"):
+        create_model("lite", **cfg, widths=(8, 32, 64)).widen_state_dict(parent.state_dict())
+
+
 def test_a_grown_lite_student_starts_as_its_parent_and_low_passes_noise(tmp_path: Path) -> None:
     """Stage 3 of the built-in styles grows the stage-2 student (more residual blocks at 1/2 and 1/8
     resolution): after ``grow_as_identity`` the new blocks are the identity, so the grown student

@@ -257,6 +257,36 @@ def test_a_grown_student_starts_from_its_parents_picture(cache_dir: Path, tmp_pa
     np.testing.assert_array_equal(run_generator(grown, img), run_generator(parent, img))
 
 
+def test_a_widened_student_starts_from_its_parents_picture(cache_dir: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--init-from`` a parent into a wider ``lite`` (issue 11's capacity probe): its weights are laid
+    out for the new widths, so with the learning rate at 0 the exported student draws exactly the
+    parent's picture; a parent wider than the student is a config error, not a silent crop."""
+    from cartoon_cam.inference.registry import create_model
+    from training.export import run_generator
+    from training.trainer import load_generator_weights
+
+    torch.manual_seed(7)
+    parent = create_model("lite", smooth_skip=True).eval()
+    for p in parent.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    ckpt = tmp_path / "parent.pt"
+    torch.save({"format": CKPT_FORMAT, "G": parent.state_dict()}, ckpt)
+    out = tmp_path / "wide"
+    wide_cfg = "model.arch_config={smooth_skip = true, widths = [24, 32, 96]}"
+    assert main(_args(out, cache_dir, "--init-from", str(ckpt), "--set", wide_cfg, "--set", "optim.lr=0",
+                      "--stop-after", "1")) == 0
+    assert "widened (new channels start as no-ops)" in (out / "train.log").read_text()
+    wide = create_model("lite", smooth_skip=True, widths=(24, 32, 96)).eval()
+    wide.load_state_dict(load_generator_weights(str(out / "checkpoints" / "last.pt")))
+    img = np.ascontiguousarray(np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    np.testing.assert_array_equal(run_generator(wide, img), run_generator(parent, img))
+    narrow = "model.arch_config={smooth_skip = true, widths = [8, 32, 64]}"
+    assert main(_args(tmp_path / "narrow", cache_dir, "--init-from", str(ckpt), "--set", narrow,
+                      "--stop-after", "1")) == 2
+    assert "cannot widen" in capsys.readouterr().err
+
+
 def test_a_bigger_student_is_pruned_only_when_asked(cache_dir: Path, tmp_path: Path) -> None:
     """``--init-from`` a bigger student (stage 3b of the built-ins drops the grown blocks for speed):
     refused by default (a weight the student lacks is an error), loaded without the extra blocks with

@@ -457,7 +457,19 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     if cfg.model.init_from and run.ckpt is None:
         # a student may grow new modules (e.g. lite's ink branch, which starts as a no-op): those
         # keep their fresh initialisation; a weight the student does not have is an error
-        res = S.load_state_dict(load_generator_weights(cfg.model.init_from), strict=False)
+        parent = load_generator_weights(cfg.model.init_from)
+        widen = getattr(S, "widen_state_dict", None)
+        if callable(widen):  # a wider student (e.g. lite's widths) starts as its narrower parent
+            try:
+                adapted = widen(parent)
+            except ValueError as e:
+                raise ConfigError(f"--init-from {cfg.model.init_from}: {e}") from None
+            widened = sorted(k for k in parent if adapted[k].shape != parent[k].shape)
+            if widened:
+                log.info("initialised from %s; widened (new channels start as no-ops): %s", cfg.model.init_from,
+                         ", ".join(sorted({k.rsplit(".", 1)[0] for k in widened})))
+            parent = adapted
+        res = S.load_state_dict(parent, strict=False)
         if res.unexpected_keys and cfg.model.init_prune:
             log.info("initialised from %s; pruned (not in this student): %s", cfg.model.init_from,
                      ", ".join(sorted({".".join(k.split(".")[:2]) for k in res.unexpected_keys})))

@@ -330,6 +330,53 @@ class LiteGenerator(nn.Module):
         # per image: FiLM of the body (2 c3) and of the 1/2-res features (2 c1), colour matrix (9 + 3)
         self.context = _Context(c3, 2 * c3 + 2 * c1 + 12) if context else None
 
+    def widen_state_dict(self, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A narrower ``lite``'s weights ``sd`` laid out for this (wider) student, so that it computes
+        exactly what the narrower one did (Net2Net-style growth: a grown student starts as its parent).
+
+        Every channel the parent has keeps its index (the context's parameter vector is re-laid out
+        to this student's ``[γ, β]`` halves); the new channels keep this student's fresh initialisation
+        for what flows *into* them, and every weight from a new channel into an old one is zero, so
+        they add nothing until training moves those weights. Tensors whose shapes already match are
+        returned as they are; keys this student lacks are passed through (the caller's non-strict load
+        reports them). Raises ``ValueError`` if ``sd`` is wider than this student anywhere.
+        """
+        if "stem.0.weight" not in sd or "down2.0.weight" not in sd:
+            return dict(sd)
+        o1, o2, o3 = (int(sd[k].shape[0]) for k in ("stem.0.weight", "down1.0.weight", "down2.0.weight"))
+        n1, n2, n3 = self.c1, int(self.down1[0].weight.shape[0]), self.c3
+        if (o1, o2, o3) == (n1, n2, n3):
+            return dict(sd)
+        if o1 > n1 or o2 > n2 or o3 > n3:
+            raise ValueError(f"lite: cannot widen widths {(o1, o2, o3)} into narrower {(n1, n2, n3)}")
+        own = self.state_dict()
+        out: dict[str, torch.Tensor] = {}
+
+        def ident(n: int) -> torch.Tensor:
+            return torch.arange(n)
+
+        # context input: [mean(c3), std(c3), input stats (6)]; output: [γ_body, β_body, γ_half, β_half, colour (12)]
+        ctx_in = torch.cat([ident(o3), n3 + ident(o3), 2 * n3 + ident(6)])
+        ctx_out = torch.cat([ident(o3), n3 + ident(o3), 2 * n3 + ident(o1), 2 * n3 + n1 + ident(o1),
+                             2 * n3 + 2 * n1 + ident(12)])
+        for k, old in sd.items():
+            new = own.get(k)
+            if new is None or new.shape == old.shape:
+                out[k] = old
+                continue
+            if old.dim() != new.dim() or any(a > b for a, b in zip(old.shape, new.shape)):
+                raise ValueError(f"lite: cannot widen {k} from {tuple(old.shape)} to {tuple(new.shape)}")
+            rows = ctx_out if k.startswith("context.mlp.2") else ident(old.shape[0])
+            w = new.clone()
+            if old.dim() == 1:
+                w[rows] = old
+            else:
+                cols = ctx_in if k.startswith("context.mlp.0") else ident(old.shape[1])
+                w[rows] = 0  # old outputs see nothing of the new inputs
+                w[rows.unsqueeze(1), cols.unsqueeze(0)] = old
+            out[k] = w
+        return out
+
     def _skip_input(self, x: torch.Tensor) -> torch.Tensor:
         return _lowpass(x, self.blur, self.skip_k) if self.skip_k else x
 
