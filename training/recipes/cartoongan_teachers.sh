@@ -27,6 +27,17 @@ declare -A LOOK_DRAWN=(
 # Reads TRAIN, SHARED, RUNS, MAX_PHOTOS and THREADS from the recipe.
 fine_tune_builtin() {
   local t=$1 run=$2 preset=$3 init=$4 steps=$5 baseline=${6:-$4} id=${1}_lite
+  train_builtin "$t" "$run" "$preset" "$init" "$steps"
+  "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$baseline" \
+    --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
+  cp "$run/export/$id.onnx" resources/styles/
+}
+
+# train_builtin TEACHER RUN_DIR PRESET INIT STEPS [DISTILL_ARGS...] — the distill half of
+# fine_tune_builtin (resumes a run with a checkpoint, skips a finished one), without eval or copy.
+train_builtin() {
+  local t=$1 run=$2 preset=$3 init=$4 steps=$5 id=${1}_lite
+  shift 5
   local resume=()
   [ -f "$run/checkpoints/last.pt" ] && resume=(--resume)
   if [ ! -f "$run/export/$id.onnx" ]; then
@@ -37,11 +48,8 @@ fine_tune_builtin() {
       --onnx --id "$id" --name "${NAME[$t]} (real-time)" \
       --description "${LOOK_DRAWN[$t]} Real-time student of CartoonGAN ${NAME[$t]}." \
       --attribution "$(attribution "$t")" \
-      --licence "$LICENCE"
+      --licence "$LICENCE" "$@"
   fi
-  "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$baseline" \
-    --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
-  cp "$run/export/$id.onnx" resources/styles/
 }
 
 # shipped_style COMMIT ID DIR — DIR/ID.onnx: the built-in style ID as shipped at COMMIT, extracted
