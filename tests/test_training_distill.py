@@ -232,29 +232,38 @@ def test_steadiness_without_noise_is_a_config_error(cache_dir: Path, tmp_path: P
     assert "data.noise" in capsys.readouterr().err
 
 
-def test_a_grown_student_starts_from_its_parents_picture(cache_dir: Path, tmp_path: Path) -> None:
-    """``--init-from`` a parent into a bigger student (stage 3 of the built-ins): the blocks the parent
-    lacks start as the identity, so with the learning rate at 0 the exported student draws exactly
-    the parent's picture (without ``grow_as_identity`` the fresh blocks would change it)."""
+def _grows_into(cache_dir: Path, tmp_path: Path, seed: int, child: dict[str, object], log_line: str) -> Path:
+    """``--init-from`` a perturbed ``lite`` (smooth_skip) into a student built with ``child`` (its
+    arch_config) at learning rate 0: the student's first checkpoint draws exactly the parent's
+    picture, and train.log names the growth. Returns the parent's checkpoint."""
     from cartoon_cam.inference.registry import create_model
     from training.export import run_generator
     from training.trainer import load_generator_weights
 
-    torch.manual_seed(5)
+    torch.manual_seed(seed)
     parent = create_model("lite", smooth_skip=True).eval()
     for p in parent.parameters():
         p.data.add_(torch.randn_like(p) * 0.05)
     ckpt = tmp_path / "parent.pt"
     torch.save({"format": CKPT_FORMAT, "G": parent.state_dict()}, ckpt)
-    out = tmp_path / "grown"
-    grown_cfg = "model.arch_config={smooth_skip = true, refine = 1, n_blocks = 5}"
-    assert main(_args(out, cache_dir, "--init-from", str(ckpt), "--set", grown_cfg, "--set", "optim.lr=0",
-                      "--stop-after", "1")) == 0
-    assert "start as the identity" in (out / "train.log").read_text()
-    grown = create_model("lite", smooth_skip=True, refine=1, n_blocks=5).eval()
+    out = tmp_path / "child"
+    toml = ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else list(v) if isinstance(v, tuple) else v}"
+                     for k, v in child.items())
+    assert main(_args(out, cache_dir, "--init-from", str(ckpt), "--set", f"model.arch_config={{{toml}}}",
+                      "--set", "optim.lr=0", "--stop-after", "1")) == 0
+    assert log_line in (out / "train.log").read_text()
+    grown = create_model("lite", **child).eval()
     grown.load_state_dict(load_generator_weights(str(out / "checkpoints" / "last.pt")))
-    img = np.ascontiguousarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    img = np.ascontiguousarray(np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     np.testing.assert_array_equal(run_generator(grown, img), run_generator(parent, img))
+    return ckpt
+
+
+def test_a_grown_student_starts_from_its_parents_picture(cache_dir: Path, tmp_path: Path) -> None:
+    """``--init-from`` a parent into a bigger student (stage 3 of the built-ins): the blocks the parent
+    lacks start as the identity, so with the learning rate at 0 the exported student draws exactly
+    the parent's picture (without ``grow_as_identity`` the fresh blocks would change it)."""
+    _grows_into(cache_dir, tmp_path, 5, {"smooth_skip": True, "refine": 1, "n_blocks": 5}, "start as the identity")
 
 
 def test_a_widened_student_starts_from_its_parents_picture(cache_dir: Path, tmp_path: Path,
@@ -262,25 +271,8 @@ def test_a_widened_student_starts_from_its_parents_picture(cache_dir: Path, tmp_
     """``--init-from`` a parent into a wider ``lite`` (issue 11's capacity probe): its weights are laid
     out for the new widths, so with the learning rate at 0 the exported student draws exactly the
     parent's picture; a parent wider than the student is a config error, not a silent crop."""
-    from cartoon_cam.inference.registry import create_model
-    from training.export import run_generator
-    from training.trainer import load_generator_weights
-
-    torch.manual_seed(7)
-    parent = create_model("lite", smooth_skip=True).eval()
-    for p in parent.parameters():
-        p.data.add_(torch.randn_like(p) * 0.05)
-    ckpt = tmp_path / "parent.pt"
-    torch.save({"format": CKPT_FORMAT, "G": parent.state_dict()}, ckpt)
-    out = tmp_path / "wide"
-    wide_cfg = "model.arch_config={smooth_skip = true, widths = [24, 32, 96]}"
-    assert main(_args(out, cache_dir, "--init-from", str(ckpt), "--set", wide_cfg, "--set", "optim.lr=0",
-                      "--stop-after", "1")) == 0
-    assert "widened (new channels start as no-ops)" in (out / "train.log").read_text()
-    wide = create_model("lite", smooth_skip=True, widths=(24, 32, 96)).eval()
-    wide.load_state_dict(load_generator_weights(str(out / "checkpoints" / "last.pt")))
-    img = np.ascontiguousarray(np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    np.testing.assert_array_equal(run_generator(wide, img), run_generator(parent, img))
+    ckpt = _grows_into(cache_dir, tmp_path, 7, {"smooth_skip": True, "widths": (24, 32, 96)},
+                       "widened (new channels start as no-ops)")
     narrow = "model.arch_config={smooth_skip = true, widths = [8, 32, 64]}"
     assert main(_args(tmp_path / "narrow", cache_dir, "--init-from", str(ckpt), "--set", narrow,
                       "--stop-after", "1")) == 2
