@@ -52,6 +52,10 @@ def test_every_preset_resolves_and_the_lite_stage_presets_keep_the_shipped_topol
     assert cel.model.arch_config == {**toon.model.arch_config, "toon_half": True, "toon_soft": 20.0,
                                      "toon_gradient": 0.006}
     assert cel.data.size == 0 and cel.data.noise > 0 and cel.loss.steady > 0
+    calm = resolve(preset="distill_lite_calm")  # stage 6: stage 5's layer, calmer and with more ink
+    assert calm.model.arch_config == cel.model.arch_config
+    assert calm.loss.steady > cel.loss.steady and calm.loss.ink > cel.loss.ink and calm.loss.ink_pixel > cel.loss.ink_pixel
+    assert (calm.train.steps, calm.optim.lr) == (600, 2e-4) and calm.data.noise == cel.data.noise
     from cartoon_cam.inference.registry import create_model
 
     create_model("lite", **cel.model.arch_config)  # the lite options are valid as written
@@ -127,3 +131,19 @@ def test_training_imports_no_qt_and_app_never_imports_training() -> None:
     offenders = [p for p in pkg.rglob("*.py") if "import training" in (t := p.read_text(encoding="utf-8"))
                  or "from training" in t]
     assert not offenders
+
+
+def test_the_recipes_parse_and_name_presets_that_exist() -> None:
+    """Every recipe in training/recipes is valid bash (``bash -n``) and every ``distill_*`` preset it
+    names exists, so a typo fails here instead of an hour into a training session."""
+    import re
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").glob("*.sh"))
+    assert len(recipes) >= 8
+    named: set[str] = set()
+    for f in recipes:
+        res = subprocess.run(["bash", "-n", str(f)], capture_output=True, text=True, check=False)
+        assert res.returncode == 0, f"{f.name}: {res.stderr}"
+        named |= set(re.findall(r"\bdistill_[a-z0-9_]+\b", f.read_text(encoding="utf-8")))
+    assert {"distill_lite_cel", "distill_lite_calm"} <= named
+    assert named <= set(PRESETS), sorted(named - set(PRESETS))

@@ -215,6 +215,10 @@ _TOON: dict[str, Any] = {
     "loss": {**_DISTILL_BASE["loss"], "ink": 12.0, "ink_quantile": 0.8, "ink_pixel": 6.0, "steady": 5.0},
 }
 
+# stage 5's layer (issue 11): plates decided at half resolution, with a gradient-adaptive slope
+_CEL_ARCH: dict[str, Any] = {**_TOON["model"]["arch_config"], "toon_half": True, "toon_soft": 20.0,
+                             "toon_gradient": 0.006}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Official AnimeGANv2 weights (train.py comments, tools/ops.py L214-216); they assume Caffe VGG19.
     "hayao": {
@@ -287,10 +291,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     # keeps crisp steps), briefly fine-tuned through it with stage 4's losses at half its rate.
     "distill_lite_cel": {
         **_TOON,
-        "model": {"arch": "lite", "arch_config": {**_TOON["model"]["arch_config"], "toon_half": True,
-                                                  "toon_soft": 20.0, "toon_gradient": 0.006}},
+        "model": {"arch": "lite", "arch_config": _CEL_ARCH},
         "train": {**_TOON["train"], "steps": 150, "val_every": 150},
         "optim": {**_TOON["optim"], "lr": 1e-4},
+    },
+    # Stage 6 of the built-in lite styles (issue 11): the stage-5 student (--init-from) made calmer
+    # on a still camera — steadiness 8 instead of 5 — with heavier ink terms (16 / 8) that keep its
+    # lines, in two runs: 150 steps at lr 1e-4 (--steps 150 --set optim.lr=1e-4), then these 600
+    # steps at 2e-4 from the first run's student (training/recipes/builtin_lite_calm.sh).
+    "distill_lite_calm": {
+        **_TOON,
+        "model": {"arch": "lite", "arch_config": _CEL_ARCH},
+        "train": {**_TOON["train"], "steps": 600, "val_every": 600},
+        "loss": {**_TOON["loss"], "ink": 16.0, "ink_pixel": 8.0, "steady": 8.0},
     },
     # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
     # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
