@@ -388,7 +388,9 @@ def test_stop_cancels_a_heavy_frame_within_a_second(monkeypatch: pytest.MonkeyPa
     # may have finished), and it was not published
     assert outcomes and outcomes[-1] == "cancelled", outcomes
     assert rec.results == []
-    assert elapsed < 10.0  # a hang guard only: stop()'s own deadline, not a speed claim
+    # a hang guard only, not a speed claim: stop()'s deadline is 10 s, this catches a stop() that
+    # ignores it (waiting for the heavy frame to end by itself shows above as "finished")
+    assert elapsed < 30.0
 
 
 def test_the_pipeline_loads_ids_with_the_loader_it_is_given_and_runs_a_loaded_style_as_is(tmp_path: Path) -> None:
