@@ -56,6 +56,8 @@ def test_every_preset_resolves_and_the_lite_stage_presets_keep_the_shipped_topol
     assert calm.model.arch_config == cel.model.arch_config
     assert calm.loss.steady > cel.loss.steady and calm.loss.ink > cel.loss.ink and calm.loss.ink_pixel > cel.loss.ink_pixel
     assert (calm.train.steps, calm.optim.lr) == (600, 2e-4) and calm.data.noise == cel.data.noise
+    calm.model.arch_config["toon_levels"] = 99  # a resolved config holds copies: presets share _CEL_ARCH
+    assert resolve(preset="distill_lite_cel").model.arch_config["toon_levels"] == 6
     from cartoon_cam.inference.registry import create_model
 
     create_model("lite", **cel.model.arch_config)  # the lite options are valid as written

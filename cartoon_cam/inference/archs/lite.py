@@ -341,9 +341,10 @@ class LiteGenerator(nn.Module):
         returned as they are; keys this student lacks are passed through (the caller's non-strict load
         reports them). Raises ``ValueError`` if ``sd`` is wider than this student anywhere.
         """
-        if "stem.0.weight" not in sd or "down2.0.weight" not in sd:
+        stages = ("stem.0.weight", "down1.0.weight", "down2.0.weight")
+        if not all(k in sd for k in stages):
             return dict(sd)
-        o1, o2, o3 = (int(sd[k].shape[0]) for k in ("stem.0.weight", "down1.0.weight", "down2.0.weight"))
+        o1, o2, o3 = (int(sd[k].shape[0]) for k in stages)
         n1, n2, n3 = self.c1, int(self.down1[0].weight.shape[0]), self.c3
         if (o1, o2, o3) == (n1, n2, n3):
             return dict(sd)
@@ -351,10 +352,7 @@ class LiteGenerator(nn.Module):
             raise ValueError(f"lite: cannot widen widths {(o1, o2, o3)} into narrower {(n1, n2, n3)}")
         own = self.state_dict()
         out: dict[str, torch.Tensor] = {}
-
-        def ident(n: int) -> torch.Tensor:
-            return torch.arange(n)
-
+        ident = torch.arange
         # context input: [mean(c3), std(c3), input stats (6)]; output: [γ_body, β_body, γ_half, β_half, colour (12)]
         ctx_in = torch.cat([ident(o3), n3 + ident(o3), 2 * n3 + ident(6)])
         ctx_out = torch.cat([ident(o3), n3 + ident(o3), 2 * n3 + ident(o1), 2 * n3 + n1 + ident(o1),
