@@ -88,6 +88,9 @@ class LossCfg:
     # temporal steadiness: L1 between the student's outputs for two copies of a photo with independent
     # camera noise (data.noise), i.e. the frame-to-frame change a still scene would show
     steady: float = 0.0
+    # feature hint (training/hints.py): a lite student's 1/2-resolution features, through a learned
+    # 1x1 adapter, predict the CartoonGAN teacher's own (MSE); whole images at scale 1 only
+    hint: float = 0.0
 
 
 @dataclass

@@ -141,7 +141,10 @@ class PairCropDataset(Dataset):
     ``crop = 0``: the whole image at a random scale, trimmed (at a random offset) to a multiple of
     ``multiple`` — for students that look at image-wide statistics, as the teacher did.
     Item → ``(photo, teacher)``: float32 3xHxW RGB in [-1, 1] (sizes differ between items when
-    ``crop = 0``: batch them with :func:`list_collate`).
+    ``crop = 0``: batch them with :func:`list_collate`). With ``crop = 0`` a ``pair_fn`` may return a
+    third array, the teacher's features (C x ceil(H/2) x ceil(W/2), any dtype; training/hints.py):
+    the item then has a third tensor, those features trimmed with the photo (the trim starts on an
+    even pixel), or C = 0 when the sample was mirrored.
     """
 
     def __init__(self, pair_fn, n: int, scales: Sequence[float], crop: int, sizes: Sequence[tuple[int, int]],
@@ -174,18 +177,29 @@ class PairCropDataset(Dataset):
             photo, teacher = photo[:, ::-1], teacher[:, ::-1]
         return to_tensor(photo), to_tensor(teacher)
 
-    def _whole(self, idx: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        photo, teacher = self.pair_fn(idx, float(self.scales[rng.integers(len(self.scales))]))
+    def _whole(self, idx: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        photo, teacher, *feats = self.pair_fn(idx, float(self.scales[rng.integers(len(self.scales))]))
         ph, pw = photo.shape[:2]
         m = self.multiple
         if ph < m or pw < m:
             raise ValueError(f"photo {idx} is smaller than {m}x{m} at this scale")
-        y, x = int(rng.integers(ph % m + 1)), int(rng.integers(pw % m + 1))
+        if not feats:
+            y, x = int(rng.integers(ph % m + 1)), int(rng.integers(pw % m + 1))
+        else:  # features at 1/2 resolution: the trim starts on an even pixel, so they stay aligned
+            y, x = 2 * int(rng.integers(ph % m // 2 + 1)), 2 * int(rng.integers(pw % m // 2 + 1))
         sl = (slice(y, y + ph - ph % m), slice(x, x + pw - pw % m))
         photo, teacher = photo[sl], teacher[sl]
-        if self.hflip and rng.random() < 0.5:
+        flip = self.hflip and rng.random() < 0.5
+        if flip:
             photo, teacher = photo[:, ::-1], teacher[:, ::-1]
-        return to_tensor(photo), to_tensor(teacher)
+        out = (to_tensor(photo), to_tensor(teacher))
+        if not feats:
+            return out
+        f = feats[0]
+        h2, w2 = (ph - ph % m) // 2, (pw - pw % m) // 2
+        if flip:  # the teacher is not mirror-symmetric: a mirrored sample carries no features
+            return (*out, torch.zeros(0, h2, w2, dtype=torch.float16))
+        return (*out, torch.from_numpy(np.array(f[:, y // 2 : y // 2 + h2, x // 2 : x // 2 + w2])))  # a copy: f may be a read-only memmap
 
 
 def list_collate(items: list[tuple[torch.Tensor, ...]]) -> tuple[list[torch.Tensor], ...]:

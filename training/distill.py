@@ -38,6 +38,15 @@ from .data import (
 )
 from .discriminator import Discriminator
 from .export import export_generator
+from .hints import (
+    HINT_LAYERS,
+    FeatureGrab,
+    HintAdapter,
+    HintCache,
+    HintTerm,
+    fit_adapter,
+    hint_loss,
+)
 from .prep import list_images, read_rgb, readable_images
 from .run import Run, Stateful
 from .runtime import (
@@ -201,12 +210,14 @@ class TeacherCache:
 
 
 class PairSource:
-    """Picklable ``(idx, scale) → (photo, teacher)`` (uint8 RGB, same size) for the data loader."""
+    """Picklable ``(idx, scale) → (photo, teacher)`` (uint8 RGB, same size) for the data loader;
+    with ``hints`` (scale 1 only) ``(photo, teacher, features)``, the teacher's cached 1/2-resolution
+    features (float16 C x ceil(H/2) x ceil(W/2), memory-mapped; training/hints.py)."""
 
-    def __init__(self, photos: list[Path], cache: TeacherCache) -> None:
-        self.photos, self.cache = photos, cache
+    def __init__(self, photos: list[Path], cache: TeacherCache, hints: HintCache | None = None) -> None:
+        self.photos, self.cache, self.hints = photos, cache, hints
 
-    def __call__(self, idx: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, idx: int, s: float) -> tuple[np.ndarray, ...]:
         p = self.photos[idx]
         photo = scale_image(load_photo(p, self.cache.max_side), s)
         teacher = cv2.imread(str(self.cache.path(p, s)), cv2.IMREAD_COLOR)
@@ -215,7 +226,16 @@ class PairSource:
         teacher = teacher[:, :, ::-1]
         if teacher.shape[:2] != photo.shape[:2]:  # defensive: a cache built with other settings
             teacher = cv2.resize(teacher, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
-        return photo, np.ascontiguousarray(teacher)
+        if self.hints is None:
+            return photo, np.ascontiguousarray(teacher)
+        if s != 1.0:
+            raise ValueError("teacher features are cached at scale 1 only")
+        feats = self.hints.load(self.cache.key(p))
+        h2, w2 = -(-photo.shape[0] // 2), -(-photo.shape[1] // 2)
+        if feats.shape[1:] != (h2, w2):
+            raise OSError(f"teacher features {self.hints.path(self.cache.key(p))} are {feats.shape[1:]}, "
+                          f"not {(h2, w2)}: delete the hint cache, it was built for other photos")
+        return photo, np.ascontiguousarray(teacher), feats
 
 
 def val_pairs(holdout: list[Path], cache: TeacherCache, n: int, multiple: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -269,6 +289,7 @@ def distill_step(
     opt_d: torch.optim.Optimizer | None, scaler_s: torch.amp.GradScaler, scaler_d: torch.amp.GradScaler,
     lw: LossCfg, device: torch.device, dtype: torch.dtype | None, grad_clip: float = 0.0, d_crop: int = 0,
     x_alt: torch.Tensor | list[torch.Tensor] | None = None, generator: torch.Generator | None = None,
+    hint: HintTerm | None = None,
 ) -> dict[str, torch.Tensor]:
     """One distillation step. ``x``: photo crops, ``t``: teacher outputs for them (N x 3 x H x W RGB
     in [-1, 1]), or lists of 3 x H_i x W_i whole images (each term is then the mean over images).
@@ -283,6 +304,8 @@ def distill_step(
     ``x_alt`` (with ``lw.steady``): the same photos as ``x`` with other camera noise; the term
     ``steady·L1(S(x), S(x_alt))`` charges the student for what noise changes in its output.
     ``generator`` (CPU) draws the D windows and the shift: a run that resumes draws the same.
+    ``hint`` (with ``lw.hint``, whole images): ``hint·MSE(A(s), f)`` between the student's
+    1/2-resolution features s, through the adapter A, and the teacher's f (training/hints.py).
     """
     if isinstance(x, torch.Tensor):
         pairs = [(x, t)]
@@ -292,8 +315,15 @@ def distill_step(
     def mean(terms: list[torch.Tensor]) -> torch.Tensor:
         return terms[0] if len(terms) == 1 else torch.stack(terms).mean()
 
-    with autocast(device, dtype):
-        ys = [Sd(a) for a, _ in pairs]
+    if hint is not None:
+        hint.grab.outs.clear()
+        hint.grab.on = True
+    try:
+        with autocast(device, dtype):
+            ys = [Sd(a) for a, _ in pairs]
+    finally:
+        if hint is not None:
+            hint.grab.on = False
     rec: dict[str, torch.Tensor] = {}
     windows = []
     for (a, _) in pairs:
@@ -348,6 +378,14 @@ def distill_step(
         shift = mean(sh)
         loss = loss + lw.shift * shift
         rec["shift"] = shift.detach()
+    if hint is not None and lw.hint > 0:
+        if len(hint.grab.outs) != len(pairs) or len(hint.feats) != len(pairs):
+            raise ValueError("loss.hint needs one set of teacher features per image, and a lite student")
+        h_terms = [hint_loss(hint.adapter, s, f) for s, f in zip(hint.grab.outs, hint.feats, strict=True)
+                   if f.shape[0] > 0]
+        hterm = mean(h_terms) if h_terms else torch.zeros((), device=device)
+        loss = loss + lw.hint * hterm
+        rec["hint"] = hterm.detach()
     if vgg is not None:
         f_terms = []
         for (_, b), y in zip(pairs, ys, strict=True):
@@ -377,6 +415,32 @@ def distill_step(
         optimizer_step(loss, opt_s, scaler_s, list(S.parameters()), grad_clip)
     rec["total"] = loss.detach()
     return rec
+
+
+def _hint_arch(cfg: Config, teacher: str) -> str:
+    """The teacher's arch, if ``loss.hint`` can be used with this configuration; else a ConfigError."""
+    if cfg.data.size != 0 or sorted(float(s) for s in cfg.data.scales) != [1.0]:
+        raise ConfigError("loss.hint (teacher feature hints) needs whole images at scale 1: "
+                          "data.size = 0 and data.scales = [1.0]")
+    if cfg.model.arch != "lite":
+        raise ConfigError(f"loss.hint needs a lite student (its 1/2-resolution features), not {cfg.model.arch}")
+    from cartoon_cam.inference.catalog import load_style
+
+    arch = load_style(teacher).manifest.arch
+    if arch not in HINT_LAYERS:
+        raise ConfigError(f"loss.hint needs a teacher of arch {', '.join(HINT_LAYERS)} (its features are read "
+                          f"in PyTorch); {Path(teacher).name} is {arch}")
+    return arch
+
+
+def _hint_cache(cfg: Config, cache: TeacherCache, teacher: str, train_files: list[Path]) -> HintCache:
+    """The teacher's 1/2-resolution features of every training photo (computed once, cached beside
+    its outputs) for ``loss.hint``."""
+    hc = HintCache(cache.dir, _hint_arch(cfg, teacher))
+    by_key = {cache.key(p): p for p in train_files}
+    hc.build(teacher, list(by_key), lambda k: load_photo(by_key[k], cache.max_side),
+             threads=cfg.train.threads or None, show_progress=cfg.train.progress)
+    return hc
 
 
 def _inherit_teacher_metadata(cfg: Config, teacher: str) -> None:
@@ -425,6 +489,8 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         teacher = teacher or run.ckpt["teacher"]
     if not teacher:
         raise ConfigError("distill needs a teacher: --teacher STYLE (style id or model file)")
+    if cfg.loss.hint > 0:
+        _hint_arch(cfg, teacher)  # before any work: a configuration that cannot use hints fails now
     run.create()
 
     # ---------------------------------------------------------------- data + teacher cache
@@ -447,7 +513,10 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
     if info.is_main:  # written now, so that `eval --run` also works on a run in progress
         (run.dir.root / "distill.json").write_text(json.dumps({"teacher": teacher, "holdout": [str(p) for p in holdout],
                                                                "cache": str(cache.dir)}, indent=2), encoding="utf-8")
-    ds = PairCropDataset(PairSource(train_files, cache), len(train_files), cfg.data.scales, crop,
+    hint_cache = None
+    if cfg.loss.hint > 0:
+        hint_cache = _hint_cache(cfg, cache, teacher, train_files)
+    ds = PairCropDataset(PairSource(train_files, cache, hint_cache), len(train_files), cfg.data.scales, crop,
                          [sizes[str(p)] for p in train_files], hflip=cfg.data.hflip, multiple=multiple)
     total = cfg.train.steps
 
@@ -490,15 +559,34 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         from .vgg import load_vgg
 
         vgg = load_vgg(cfg.vgg.weights, seed=cfg.train.seed).to(device)
+    hint = None
+    if hint_cache is not None:  # the adapter learns with the student (one Adam), is saved, never exported
+        adapter = HintAdapter(S.c1, hint_cache.channels(cache.key(train_files[0]))).train().to(device)
+        hint = HintTerm(adapter, FeatureGrab(S.refine))
     betas = (o.beta1, o.beta2)
-    opt_s = torch.optim.Adam(S.parameters(), lr=o.lr, betas=betas)
+    opt_s = torch.optim.Adam(list(S.parameters()) + (list(hint.adapter.parameters()) if hint else []), lr=o.lr,
+                             betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=(0.5, 0.999)) if D is not None else None
     dtype = run.dtype
     scalers = run.scalers("s", "d")
     state: dict[str, Stateful] = {"G": S, "opt_s": opt_s}
     if D is not None and opt_d is not None:
         state.update(D=D, opt_d=opt_d)
+    if hint is not None:
+        state["hint_adapter"] = hint.adapter
     start = run.register(state, scalers, meta=lambda step: {"teacher": teacher})
+    if hint is not None and hint_cache is not None and start == 0:
+        src = PairSource(train_files, cache, hint_cache)
+        samples = []
+        for i in range(min(16, len(train_files))):
+            photo, _, f = src(i, 1.0)
+            h, w = photo.shape[0] // multiple * multiple, photo.shape[1] // multiple * multiple
+            samples.append((to_tensor(photo[:h, :w])[None].to(device), torch.from_numpy(np.array(f)).to(device)))
+        S.eval()
+        r2 = fit_adapter(hint.adapter, S, hint.grab, samples)
+        S.train()
+        log.info("hint: the student's 1/2-resolution features explain %.1f %% of the teacher's (a linear "
+                 "read-out fitted on %d photos starts the adapter)", 100 * r2, len(samples))
     Sd = run.wrap(S)
     Dd = run.wrap(D) if D is not None else None
     val = val_pairs(holdout or train_files, cache, cfg.data.n_val, multiple) if info.is_main else []
@@ -511,7 +599,7 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
 
     def step(i: int) -> dict[str, torch.Tensor]:
         set_lr(opt_s, scheduled_lr(o.lr, i, total, o.schedule, o.warmup_steps))
-        x, t = next(it)
+        x, t, *feats = next(it)
         # this step's noise, D windows and shift: a function of (seed, step, rank), so a resumed run
         # draws exactly what an uninterrupted one would have (the global RNG is also used by the loader)
         g = torch.Generator().manual_seed((cfg.train.seed * 1_000_003 + i) * 1024 + info.rank)
@@ -524,8 +612,10 @@ def _distill(cfg: Config, out: Path, teacher: str, resume: str | None, stop_afte
         else:
             x, t = x.to(device, non_blocking=True), t.to(device, non_blocking=True)
             x_alt = x_alt.to(device, non_blocking=True) if isinstance(x_alt, torch.Tensor) else None
+        if hint is not None:
+            hint.feats = [f.to(device, non_blocking=True) for f in feats[0]]
         return distill_step(S, Sd, D, Dd, vgg, x, t, opt_s, opt_d, scalers["s"], scalers["d"], lw, device, dtype,
-                            o.grad_clip, d_crop=cfg.model.d_crop, x_alt=x_alt, generator=g)
+                            o.grad_clip, d_crop=cfg.model.d_crop, x_alt=x_alt, generator=g, hint=hint)
 
     def validate(step: int) -> None:
         if not val:
