@@ -308,6 +308,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {**_TOON["train"], "steps": 600, "val_every": 600},
         "loss": {**_TOON["loss"], "ink": 16.0, "ink_pixel": 8.0, "steady": 8.0},
     },
+    # Stage 7 of the built-in lite styles (issue 11), Hosoda: the stage-6 student (--init-from) made
+    # calmer still — steadiness 10 — with ink 20 / 10 to keep its lines; 150 steps at lr 1e-4, then
+    # these 600 at 2e-4 (training/recipes/builtin_lite_inky.sh).
+    "distill_lite_calmer": {
+        **_TOON,
+        "model": {"arch": "lite", "arch_config": _CEL_ARCH},
+        "train": {**_TOON["train"], "steps": 600, "val_every": 600},
+        "loss": {**_TOON["loss"], "ink": 20.0, "ink_pixel": 10.0, "steady": 10.0},
+    },
+    # Stage 7 of the built-in lite styles (issue 11), Paprika: the stage-5 student (--init-from)
+    # draws more of its teacher's lines — ink 24 / 12 instead of 12 / 6 — at stage 5's steadiness
+    # (Paprika's flicker had room), run as stage 6 was: 150 steps at lr 1e-4, then these 600 at 2e-4
+    # (training/recipes/builtin_lite_inky.sh).
+    "distill_lite_inky": {
+        **_TOON,
+        "model": {"arch": "lite", "arch_config": _CEL_ARCH},
+        "train": {**_TOON["train"], "steps": 600, "val_every": 600},
+        "loss": {**_TOON["loss"], "ink": 24.0, "ink_pixel": 12.0},
+    },
     # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
     # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
     # 128-px windows of the teacher's outputs as real, and the student's outputs and the teacher's
