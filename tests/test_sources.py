@@ -186,7 +186,9 @@ def test_video_file_source_paces_and_loops(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - t0
     for f in frames:
         _check_frame(f, 24, 32)
-    assert 0.15 < elapsed < 10.0  # paced: at least 11 periods of 20 ms (upper bound: a loaded machine)
+    # paced: at least 11 periods of 20 ms (load only makes it slower); the upper bound is a hang
+    # guard (reading 12 tiny frames takes milliseconds), not a speed claim
+    assert 0.15 < elapsed < 30.0
     assert s.frame_count == 12
     s.close()
     once = VideoFileSource(p, loop=False, fps=1000)
