@@ -61,34 +61,30 @@ class HintCache:
         missing = [k for k in todo_keys if not self.path(k).is_file()]
         if not missing:
             return 0
+        from cartoon_cam.inference.backends.base import pad
+        from cartoon_cam.inference.backends.torch_backend import Uint8Wrapper, build_torch_model
         from cartoon_cam.inference.catalog import load_style
-        from cartoon_cam.inference.registry import create_model
 
         sf = load_style(teacher_file)
         m = sf.manifest
         if sf.tensors is None or m.arch not in HINT_LAYERS:
             raise ValueError(f"{Path(teacher_file).name}: feature hints need a PyTorch-architecture teacher "
                              f"({', '.join(HINT_LAYERS)}), not {m.arch}")
-        net = create_model(m.arch, **m.arch_config)
-        net.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in sf.tensors.items()})
-        net.eval()
+        net = build_torch_model(sf)
+        io = Uint8Wrapper(net, m)  # its pre(): the teacher's colour order and value range, as the app runs it
         grabbed: list[torch.Tensor] = []
         hook = dict(net.named_modules())[self.layer].register_forward_hook(lambda _m, _i, o: grabbed.append(o))
         if threads:
             torch.set_num_threads(threads)
         self.dir.mkdir(parents=True, exist_ok=True)
-        lo, hi = m.value_range
         mult = max(1, int(m.size_multiple or 1))
         t0 = time.perf_counter()
         try:
             for n, key in enumerate(missing):
                 rgb = load(key)
                 h, w = rgb.shape[:2]
-                img = rgb[:, :, ::-1] if m.color == "BGR" else rgb
-                ph, pw = (-h) % mult, (-w) % mult
-                if ph or pw:
-                    img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-                x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() * ((hi - lo) / 255.0) + lo
+                img = pad(rgb, (-h) % mult, (-w) % mult)  # reflect-padded bottom/right, as the backends do
+                x = io.pre(torch.from_numpy(np.ascontiguousarray(img))[None], torch.float32)
                 grabbed.clear()
                 with torch.no_grad():
                     net(x)
