@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -264,6 +265,43 @@ def test_lite_drawn_options_start_from_the_colour_student_and_export_to_onnx(tmp
         gain = [float((net(x + noise) - net(x)).std()) for net in (base, smooth)]
     assert gain[1] < 0.6 * gain[0], gain
     sf = arch_style(tmp_path, "lite", ink=4, smooth_skip=True)
+    img = probe_frame(96, 128)
+    with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
+        assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2
+
+
+def test_lite_ink_dog_sees_the_photos_edges_as_opencv_does_and_starts_as_a_no_op(tmp_path: Path) -> None:
+    """``ink_dog = σ`` feeds the ink branch the difference of Gaussians (σ, 1.6σ) of the input's
+    luma: the same numbers as OpenCV's (``COLOR_RGB2GRAY``, ``GaussianBlur`` with replicated
+    borders), negative on the dark side of an edge and zero on flat ground. A student grown by it
+    starts as its parent, it needs the ink branch, and it runs in ONNX Runtime as in torch."""
+    from cartoon_cam.inference.archs.lite import _dog_kernel, dog
+
+    rgb = probe_frame(48, 64).astype(np.float32)
+    k = _dog_kernel(1.0, gain=1.0)
+    r = k.shape[-1] // 2
+    lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    want = (cv2.GaussianBlur(lum, (2 * r + 1,) * 2, 1.0, borderType=cv2.BORDER_REPLICATE)
+            - cv2.GaussianBlur(lum, (2 * r + 1,) * 2, 1.6, borderType=cv2.BORDER_REPLICATE))
+    got = dog(torch.from_numpy(rgb).permute(2, 0, 1)[None], k)[0, 0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    step = torch.zeros(1, 3, 32, 32)
+    step[..., 16:] = 1.0  # dark left, bright right
+    d = dog(step, k)[0, 0, 16]
+    assert d[15] < -0.05 and d[16] > 0.05 and abs(float(d[2])) < 1e-6 and abs(float(d[29])) < 1e-6
+    torch.manual_seed(0)
+    parent = create_model("lite").eval()
+    for p in parent.parameters():  # a trained-looking parent
+        p.data.add_(torch.randn_like(p) * 0.02)
+    grown = create_model("lite", ink=4, ink_dog=1.0).eval()
+    missing = grown.load_state_dict(parent.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("ink_") for k in missing)
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), parent(x))
+    with pytest.raises(ValueError, match="ink_dog"):
+        create_model("lite", ink_dog=1.0)
+    sf = arch_style(tmp_path, "lite", ink=4, ink_dog=1.0, smooth_skip=True)
     img = probe_frame(96, 128)
     with create_backend(sf, backend="torch", device="cpu") as t, create_backend(sf, backend="onnx", device="cpu") as o:
         assert np.abs(t.process(img).astype(int) - o.process(img).astype(int)).max() <= 2

@@ -327,6 +327,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {**_TOON["train"], "steps": 600, "val_every": 600},
         "loss": {**_TOON["loss"], "ink": 24.0, "ink_pixel": 12.0},
     },
+    # Stage 8 probe of issue 11: the student (--init-from) grown by a full-resolution ink branch (8
+    # maps) that also sees the input's difference of Gaussians (ink_dog: edges with no dark line in
+    # the photo, where the teachers draw outlines the students miss), starting as the identity; the
+    # losses of distill_lite_calmer.
+    "distill_lite_edges": {
+        **_TOON,
+        "model": {"arch": "lite", "arch_config": {**_CEL_ARCH, "ink": 8, "ink_dog": 1.0}},
+        "train": {**_TOON["train"], "steps": 600, "val_every": 600},
+        "loss": {**_TOON["loss"], "ink": 20.0, "ink_pixel": 10.0, "steady": 10.0},
+    },
     # Probe of issue 11 (not shipped; docs/TRAINING.md, "stage 4 probes"): the stage-3 student
     # (--init-from) against an edge-promoting patch-GAN (CartoonGAN's idea): a small discriminator sees
     # 128-px windows of the teacher's outputs as real, and the student's outputs and the teacher's

@@ -14,7 +14,8 @@ deviation of the 1/8-resolution features and of the input feed a small MLP that 
 and the 1/2-resolution features (FiLM) and adds a per-image 3x3 colour matrix + offset to the
 full-resolution skip path. ``ink = K`` (default 0) adds a full-resolution branch for drawn lines
 that sees K upsampled feature maps, the input pixels and the input's black-hat (:func:`blackhat`),
-so outlines can sit exactly on the photo's edges. ``smooth_skip`` blurs the input of the linear
+so outlines can sit exactly on the photo's edges; ``ink_dog = σ`` adds the difference of Gaussians
+of the input's luma (:func:`dog`), so it also sees edges that have no dark line in the photo. ``smooth_skip`` blurs the input of the linear
 full-resolution path (3x3 binomial), so sensor noise is not copied to the output (the built-in
 styles use it). ``norm = "body"`` (the default; ``"all"``: every stage but the head; ``"none"``: no
 normalisation) is instance norm in the 1/8-resolution body, the teachers' own mechanism. ``toon_levels = n``
@@ -186,6 +187,31 @@ def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: fl
     return torch.clamp(y + 2.0 * d, -1.0, 1.0)
 
 
+def _dog_kernel(sigma: float, gain: float = 4.0) -> torch.Tensor:
+    """1 x 3 x k x k kernel (k = 2·ceil(4.8σ) + 1, float32): ``gain`` times the luma
+    (``cv2.COLOR_RGB2GRAY`` weights) of the difference of the normalised 2-D Gaussians of σ and
+    1.6σ (:func:`dog`)."""
+    r = max(1, math.ceil(3.0 * 1.6 * sigma))
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
+
+    def g2(s: float) -> torch.Tensor:
+        g = torch.exp(-0.5 * (t / s) ** 2)
+        g = g / g.sum()
+        return g[:, None] * g[None, :]
+
+    d = (g2(sigma) - g2(1.6 * sigma)) * gain
+    return torch.stack([d * w for w in _GRAY]).unsqueeze(0).float()
+
+
+def dog(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Difference of Gaussians of the luma of N x 3 x H x W RGB ``x`` (any scale; [-1, 1] here) by
+    the :func:`_dog_kernel` ``kernel``, edges replicated → N x 1 x H x W, in ``x``'s scale times the
+    kernel's gain. Zero on flat regions and ramps, positive on the bright side of an edge and
+    negative on its dark side (Winnemöller's DoG edges). One ``Conv`` in ONNX."""
+    p = kernel.shape[-1] // 2
+    return F.conv2d(F.pad(x, (p, p, p, p), mode="replicate"), kernel)
+
+
 def _act() -> nn.Module:
     return nn.LeakyReLU(0.2, inplace=True)
 
@@ -268,7 +294,7 @@ class LiteGenerator(nn.Module):
                  context: bool = True, norm: str = "body", ink: int = 0, smooth_skip: bool | int = False,
                  smooth_input: int = 0, toon_levels: int = 0, toon_sharpness: float = 40.0,
                  toon_sigma: float = 3.0, toon_half: bool = False, toon_soft: float | None = None,
-                 toon_gradient: float = 0.01) -> None:
+                 toon_gradient: float = 0.01, ink_dog: float = 0.0) -> None:
         super().__init__()
         if norm not in ("none", "body", "all"):
             raise ValueError(f"lite: norm must be none | body | all, not {norm!r}")
@@ -290,8 +316,18 @@ class LiteGenerator(nn.Module):
         # pixel shuffle) meet the input pixels and the input's own black-hat (thin dark structures:
         # where outlines can go) in a 3x3 conv → act → 1x1 to an RGB residual. The last conv starts
         # at zero, so a colour student fine-tuned with it starts from its own output.
+        # ink_dog = σ (with ink): the branch also sees the difference of Gaussians (σ, 1.6σ) of the
+        # input's luma, the edge detector of Winnemöller's real-time abstraction: negative on the
+        # dark side of every edge, where a drawn outline goes even when the photo has no dark line
+        # there (the rim of a white plate on a white cloth).
+        if ink_dog < 0 or (ink_dog and not ink):
+            raise ValueError("lite: ink_dog must be 0 (off) or > 0, and needs ink > 0")
+        self.ink_dog = float(ink_dog)
+        if self.ink_dog:
+            self.register_buffer("dog_kernel", _dog_kernel(self.ink_dog), persistent=False)
         self.ink_head = nn.Conv2d(c1, 4 * ink, 1) if ink else None
-        self.ink_body = nn.Sequential(nn.Conv2d(ink + 4, ink, 3, padding=1), _act()) if ink else None
+        self.ink_body = (nn.Sequential(nn.Conv2d(ink + 4 + (1 if self.ink_dog else 0), ink, 3, padding=1), _act())
+                         if ink else None)
         self.ink_out = nn.Conv2d(ink, 3, 1) if ink else None
         if self.ink_out is not None:
             nn.init.zeros_(self.ink_out.weight)
@@ -422,4 +458,5 @@ class LiteGenerator(nn.Module):
             return r
         f = F.pixel_shuffle(self.ink_head(y), 2)
         bh = blackhat(x) * (2.0 / 255.0)  # levels → the [-1, 1] scale of the input
-        return r + self.ink_out(self.ink_body(torch.cat([f, x, bh], dim=1)))
+        extra = [dog(x, self.dog_kernel)] if self.ink_dog else []
+        return r + self.ink_out(self.ink_body(torch.cat([f, x, bh, *extra], dim=1)))
