@@ -19,7 +19,7 @@ declare -A LOOK_DRAWN=(
   [shinkai]="Cool, muted tones, soft contrast and fine drawn outlines."
 )
 
-# fine_tune_builtin TEACHER RUN PRESET INIT STEPS [BASELINE] — one fine-tuning stage of a built-in
+# fine_tune_builtin TEACHER RUN PRESET INIT STEPS [BASELINE [DISTILL_ARGS...]] — one fine-tuning stage of a built-in
 # lite style: distill from INIT with PRESET into RUN (resumed when RUN has a checkpoint; skipped when
 # RUN has its export), then eval against the teacher with BASELINE (default INIT) as the grid's
 # previous-student column (grid rows: a house
@@ -27,7 +27,8 @@ declare -A LOOK_DRAWN=(
 # Reads TRAIN, SHARED, RUNS, MAX_PHOTOS and THREADS from the recipe.
 fine_tune_builtin() {
   local t=$1 run=$2 preset=$3 init=$4 steps=$5 baseline=${6:-$4} id=${1}_lite
-  train_builtin "$t" "$run" "$preset" "$init" "$steps"
+  shift $(($# < 6 ? $# : 6))
+  train_builtin "$t" "$run" "$preset" "$init" "$steps" "$@"
   "$TRAIN" eval --run "$run" --style "$run/export/$id.onnx" --baseline "$baseline" \
     --grid "$run/grid.jpg" --grid-rows 0,1,3,6,10 --steady 4 --teacher-steady 2
   cp "$run/export/$id.onnx" resources/styles/
