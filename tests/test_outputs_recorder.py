@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -35,15 +37,27 @@ def result(i: int, t: float, w: int = 320, h: int = 240, noise: bool = False) ->
     return ResultFrame(Frame(img, i, t), 255 - img, "test")
 
 
-def decode(path: Path) -> tuple[av.video.stream.VideoStream, list[int], list[np.ndarray]]:
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a test asks of a decoded video stream, read while its container is open (PyAV 18.1.1
+    refuses a closed container's stream attributes)."""
+
+    name: str
+    width: int
+    height: int
+    time_base: Fraction
+
+
+def decode(path: Path) -> tuple[StreamInfo, list[int], list[np.ndarray]]:
     """(stream info, pts list, decoded RGB frames) of the video stream; fails on a decode error."""
     with av.open(str(path)) as c:
         st = c.streams.video[0]
+        info = StreamInfo(st.codec_context.name, st.codec_context.width, st.codec_context.height, st.time_base)
         pts, imgs = [], []
         for f in c.decode(st):
             pts.append(f.pts)
             imgs.append(f.to_ndarray(format="rgb24"))
-        return st, pts, imgs
+        return info, pts, imgs
 
 
 def test_variable_frame_rate_keeps_capture_times(tmp_path: Path) -> None:
@@ -112,7 +126,7 @@ def test_demo_source_real_time(tmp_path: Path) -> None:
         src.close()
     info = rec.stop()
     st, pts, _ = decode(path)
-    assert st.codec_context.name == "h264" and (st.codec_context.width, st.codec_context.height) == (320, 180)
+    assert st.name == "h264" and (st.width, st.height) == (320, 180)
     duration = float(pts[-1] * st.time_base)
     assert abs(duration - info.duration_s) < 1e-3
     assert len(pts) == info.frames == i
@@ -219,7 +233,7 @@ def test_encoder_fallback_chain(tmp_path: Path) -> None:
     info = rec.stop()
     assert info.encoder == "mpeg4"
     st, pts, _ = decode(path)
-    assert st.codec_context.name == "mpeg4" and len(pts) == 5
+    assert st.name == "mpeg4" and len(pts) == 5
 
     with pytest.raises(OutputError, match="no_such_encoder: not in this FFmpeg build"):
         choose_encoder(320, 240, candidates=["no_such_encoder"])
