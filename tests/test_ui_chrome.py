@@ -197,6 +197,29 @@ def test_import_from_the_menu_imports_a_model_and_rejects_a_bad_file(qtbot, wind
     qtbot.waitUntil(lambda: w.pipeline.style_id == "animeganv3_tiny_cute", timeout=120_000)
 
 
+def test_a_failed_style_puts_the_picker_back_unless_a_newer_pick_overtook_it(idle_window) -> None:  # noqa: ANN001
+    """A style that fails to load puts the picker (and the saved choice) back on the style still
+    running. A failure that arrives after a newer pick (a style removed while it loaded fails late,
+    when the default has already taken over) leaves the newer pick alone: CI once saw the picker
+    jump back to the old style while the default was loading."""
+    from cartoon_cam.core.pipeline import EventKind, PipelineEvent
+
+    w = idle_window
+    w._on_pipeline_event_posted(PipelineEvent(EventKind.STYLE_CHANGED, "Style 'classic' on classic.", style="classic"))
+    failed = PipelineEvent(EventKind.STYLE_FAILED, "Style 'hosoda_lite' could not be loaded (x); keeping 'classic'.",
+                           style="hosoda_lite", reason="x", fallback="classic")
+
+    w.select_style("hosoda_lite")
+    w._on_pipeline_event_posted(failed)  # the pick itself failed: back to what runs
+    assert w.style_picker.current_key() == "classic" and w.settings.get("style/id") == "classic"
+
+    w.select_style("hosoda_lite")
+    w.select_style("paprika_lite")  # a newer pick, before the first one's failure arrives
+    w._on_pipeline_event_posted(failed)
+    assert w.style_picker.current_key() == "paprika_lite" and w.settings.get("style/id") == "paprika_lite"
+    assert "hosoda_lite" in " ".join(_banner_texts(w))  # the failure is still said
+
+
 def test_remove_asks_and_removes_only_imported_styles(qtbot, window) -> None:  # noqa: ANN001
     from cartoon_cam import paths
     from cartoon_cam.inference.style import StyleManifest, write_json_style

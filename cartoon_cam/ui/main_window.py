@@ -827,7 +827,10 @@ class MainWindow(QMainWindow):
         elif kind == EventKind.STYLE_FAILED:
             self._failed_style = ev.style
             self.show_banner(msg, "error", key="style")  # an error banner stays until dismissed
-            if self._active_style:  # back to the style still running
+            # back to the style still running (the pipeline asks for it again), unless a newer pick
+            # has overtaken the failed one: a style removed while it loaded fails late, after the
+            # default took over, and the picker must keep showing the default
+            if self._active_style and style_text(self.pipeline.requested_style) in (ev.style, self._active_style):
                 self.style_picker.select_key(self._active_style)
                 self.settings.set("style/id", self._active_style)
             # the backend/device that failed is neither kept in the pickers nor saved
