@@ -190,7 +190,8 @@ def toon_shade(y: torch.Tensor, kernel: torch.Tensor, levels: int, sharpness: fl
 def _dog_kernel(sigma: float, gain: float = 4.0) -> torch.Tensor:
     """1 x 3 x k x k kernel (k = 2·ceil(4.8σ) + 1, float32): ``gain`` times the luma
     (``cv2.COLOR_RGB2GRAY`` weights) of the difference of the normalised 2-D Gaussians of σ and
-    1.6σ (:func:`dog`)."""
+    1.6σ (:func:`dog`), both sampled over the same k x k support, as ``cv2.GaussianBlur`` with one
+    ksize does (:func:`_gaussian` would cut the narrower one at 3σ: a different filter)."""
     r = max(1, math.ceil(3.0 * 1.6 * sigma))
     t = torch.arange(-r, r + 1, dtype=torch.float64)
 
