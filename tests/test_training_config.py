@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,9 @@ def test_every_preset_resolves_and_the_lite_stage_presets_keep_the_shipped_topol
     assert calm.model.arch_config == cel.model.arch_config
     assert calm.loss.steady > cel.loss.steady and calm.loss.ink > cel.loss.ink and calm.loss.ink_pixel > cel.loss.ink_pixel
     assert (calm.train.steps, calm.optim.lr) == (600, 2e-4) and calm.data.noise == cel.data.noise
+    calmer, f1 = resolve(preset="distill_lite_calmer"), resolve(preset="distill_lite_f1")  # stage 9: + soft ink F1
+    assert f1.model.arch_config == cel.model.arch_config and calmer.loss.ink_f1 == 0.0 < f1.loss.ink_f1
+    assert {**asdict(f1.loss), "ink_f1": 0.0} == asdict(calmer.loss)
     calm.model.arch_config["toon_levels"] = 99  # a resolved config holds copies: presets share _CEL_ARCH
     assert resolve(preset="distill_lite_cel").model.arch_config["toon_levels"] == 6
     from cartoon_cam.inference.registry import create_model
@@ -83,6 +87,8 @@ def test_unknown_keys_and_bad_values_are_rejected(tmp_path: Path) -> None:
         resolve(overrides=parse_set(["train.batch=2.5"]))
     with pytest.raises(ConfigError, match="multiple of 8"):
         resolve(overrides={"data": {"size": 100}})
+    with pytest.raises(ConfigError, match="ink_f1_softness"):
+        resolve(overrides=parse_set(["loss.ink_f1_softness=0"]))
     with pytest.raises(ConfigError, match="unknown preset"):
         resolve(preset="ghibli")
     with pytest.raises(ConfigError, match="section.key=value"):

@@ -226,6 +226,34 @@ def test_steadiness_term_measures_what_noise_changes() -> None:
         distill_step(S, S, None, None, None, x, t, opt, None, scaler, scaler, lw, dev, None)
 
 
+def test_the_ink_f1_term_is_added_with_its_weight_and_trains_the_student() -> None:
+    """``ink_f1`` adds ``weight · (1 − soft ink F1)`` of each image to the step's loss (the same
+    value :func:`training.losses.ink_f1_loss` gives), and its gradient reaches the student."""
+    from cartoon_cam.inference.registry import create_model
+    from training.config import LossCfg
+    from training.distill import distill_step
+    from training.losses import ink_f1_loss
+
+    torch.manual_seed(0)
+    S = create_model("lite", widths=(8, 8, 8), n_blocks=1)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    t = torch.full((1, 3, 32, 32), 0.8)
+    t[..., 8:24, 16] = -0.8  # the teacher draws one dark stroke
+    dev = torch.device("cpu")
+    with torch.no_grad():
+        want = ink_f1_loss(S(x), t).item()
+    opt = torch.optim.SGD(S.parameters(), lr=0.0)
+    plain = distill_step(S, S, None, None, None, x, t, opt, None, scaler, scaler, LossCfg(), dev, None)
+    rec = distill_step(S, S, None, None, None, x, t, opt, None, scaler, scaler, LossCfg(ink_f1=2.0), dev, None)
+    assert rec["ink_f1"].item() == pytest.approx(want, rel=1e-5) and want > 0
+    assert rec["total"].item() == pytest.approx(plain["total"].item() + 2.0 * want, rel=1e-5)
+    assert "ink_f1" not in plain
+    S.zero_grad()
+    ink_f1_loss(S(x), t).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in S.parameters())
+
+
 def test_steadiness_without_noise_is_a_config_error(cache_dir: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_args(tmp_path / "r", cache_dir, "--set", "loss.steady=1", "--set", "data.noise=0")) == 2

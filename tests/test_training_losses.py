@@ -133,6 +133,41 @@ def test_ink_weighted_pixel_loss_counts_errors_on_the_teachers_lines_more() -> N
     assert ink_weighted_pixel_loss(on_line, teacher, 4.0).item() > 3 * ink_weighted_pixel_loss(off_line, teacher, 4.0).item()
 
 
+def test_ink_f1_loss_is_the_evals_ink_f1_made_soft() -> None:
+    from training.evaluate import ink_scores
+    from training.losses import ink_f1_loss
+
+    def drawing(cols: list[int], rows: list[int], level: float = -0.8) -> torch.Tensor:
+        img = torch.full((1, 3, 48, 48), 0.8)
+        for c in cols:
+            img[:, :, 4:44, c] = level  # dark 1-px strokes on a light ground
+        for r in rows:
+            img[:, :, r, 4:44] = level
+        return img
+
+    def u8(x: torch.Tensor) -> np.ndarray:
+        return ((x[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().numpy()
+
+    teacher = drawing([10, 24, 38], [12, 30])
+    for student in (teacher, drawing([11, 24], [12]), drawing([10, 20], [30, 40]), drawing([], [6])):
+        want = ink_scores(u8(student), u8(teacher))["ink_f1"]
+        # a hard mask (tiny softness) gives the metric itself, 1-pixel tolerance included
+        assert 1.0 - ink_f1_loss(student, teacher, softness=1e-3).item() == pytest.approx(want, abs=1e-3)
+    # a stroke moved by one pixel is still a hit; two pixels is a miss
+    assert ink_f1_loss(drawing([11, 25, 39], [13, 31]), teacher, softness=1e-3).item() == pytest.approx(0.0, abs=1e-6)
+    assert ink_f1_loss(drawing([12, 26, 40], [14, 32]), teacher, softness=1e-3).item() > 0.75  # only the crossings meet
+
+    # faint strokes just under the threshold (black-hat 20 levels): darkening the one on the teacher's
+    # line lowers the loss, darkening the one off it raises it
+    faint = drawing([24, 31], [], level=0.8 - 20 / 127.5).requires_grad_(True)
+    ink_f1_loss(faint, drawing([10, 24, 38], []), softness=4.0).backward()
+    g = faint.grad[0].sum(0)
+    assert g[4:44, 24].sum() > 0 and g[4:44, 31].sum() < 0  # d loss / d brightness
+    # a teacher without ink adds nothing
+    blank = torch.full((1, 3, 48, 48), 0.8)
+    assert ink_f1_loss(teacher, blank).item() == 0.0
+
+
 def test_shift_loss_and_camera_noise() -> None:
     from training.distill import add_noise
     from training.losses import shift_loss

@@ -84,6 +84,8 @@ class LossCfg:
     ink: float = 0.0  # black-hat (drawn-line) map of student vs teacher, quantile loss
     ink_quantile: float = 0.5  # > 0.5: a missing teacher line costs more than an extra one
     ink_pixel: float = 0.0  # pixel L1 counts 1 + ink_pixel on (dilated) teacher ink
+    ink_f1: float = 0.0  # 1 - soft ink F1 (the eval's metric, the student's mask a sigmoid)
+    ink_f1_softness: float = 4.0  # levels: the sigmoid's width around the ink threshold (28)
     shift: float = 0.0  # shift equivariance: S(x moved k px) vs S(x) moved k px (k = 1..7)
     # temporal steadiness: L1 between the student's outputs for two copies of a photo with independent
     # camera noise (data.noise), i.e. the frame-to-frame change a still scene would show
@@ -327,6 +329,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {**_TOON["train"], "steps": 600, "val_every": 600},
         "loss": {**_TOON["loss"], "ink": 24.0, "ink_pixel": 12.0},
     },
+    # Stage 9 of the built-in lite styles (issue 11): stage 8's losses (distill_lite_calmer) plus the
+    # soft ink-F1 term (loss.ink_f1: the eval's metric with the student's mask a sigmoid), which
+    # charges strokes for crossing the ink threshold in the teacher's pixel; 150 steps at lr 1e-4,
+    # then these 450 at 2e-4 (training/recipes/builtin_lite_f1.sh).
+    "distill_lite_f1": {
+        **_TOON,
+        "model": {"arch": "lite", "arch_config": _CEL_ARCH},
+        "train": {**_TOON["train"], "steps": 450, "val_every": 450},
+        "loss": {**_TOON["loss"], "ink": 20.0, "ink_pixel": 10.0, "steady": 10.0, "ink_f1": 0.5},
+    },
     # Stage 8 probe of issue 11: the student (--init-from) grown by a full-resolution ink branch (8
     # maps) that also sees the input's difference of Gaussians (ink_dog: edges with no dark line in
     # the photo, where the teachers draw outlines the students miss), starting as the identity; the
@@ -559,6 +571,8 @@ def validate(cfg: Config) -> None:
         problems.append(f"optim.schedule {cfg.optim.schedule!r} is not constant|cosine")
     if not cfg.data.scales or any(s <= 0 for s in cfg.data.scales):
         problems.append("data.scales must be a non-empty list of positive numbers")
+    if cfg.loss.ink_f1_softness <= 0:
+        problems.append(f"loss.ink_f1_softness {cfg.loss.ink_f1_softness} must be > 0 (levels)")
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
 

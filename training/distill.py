@@ -295,7 +295,8 @@ def distill_step(
     in [-1, 1]), or lists of 3 x H_i x W_i whole images (each term is then the mean over images).
     ``S``/``D`` are the plain modules, ``Sd``/``Dd`` their DDP wrappers (or the same).
 
-    Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ ink·blackhat quantile] [+ shift·equivariance]
+    Loss = ``pixel·L1(S(x), t) + edge·gradL1 [+ ink·blackhat quantile] [+ ink_f1·(1 − soft ink F1)]
+    [+ shift·equivariance]
     [+ feat·L1(Φ(S(x)), Φ(t))] [+ gan·LSGAN_G]`` (``ink_pixel`` weights the L1 on the teacher's
     lines); with a discriminator, D is updated first (teacher outputs real, student outputs fake,
     and with ``lw.gan_blur`` the teacher outputs with blurred edges fake too, CartoonGAN's
@@ -355,6 +356,11 @@ def distill_step(
         ink = mean([L.ink_loss(y, b, lw.ink_quantile) for (_, b), y in zip(pairs, ys, strict=True)])
         loss = loss + lw.ink * ink
         rec["ink"] = ink.detach()
+    if lw.ink_f1 > 0:
+        f1_terms = [L.ink_f1_loss(y, b, softness=lw.ink_f1_softness) for (_, b), y in zip(pairs, ys, strict=True)]
+        ink_f1 = mean(f1_terms)
+        loss = loss + lw.ink_f1 * ink_f1
+        rec["ink_f1"] = ink_f1.detach()
     if lw.steady > 0:
         if x_alt is None:
             raise ValueError("loss.steady needs x_alt: the photos with other camera noise")

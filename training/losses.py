@@ -161,6 +161,33 @@ def ink_loss(student: torch.Tensor, teacher: torch.Tensor, quantile: float = 0.5
     return torch.maximum(quantile * d, (quantile - 1.0) * d).mean() * 2.0
 
 
+def ink_f1_loss(
+    student: torch.Tensor, teacher: torch.Tensor, threshold: float = 28.0, softness: float = 4.0
+) -> torch.Tensor:
+    """``1 − soft ink F1`` of NCHW RGB in [-1, 1] student against teacher, the mean over the batch.
+
+    The eval's ink F1 (training/evaluate.py) with the student's mask made soft: the teacher's mask is
+    ``blackhat > threshold`` (levels), the student's ``sigmoid((blackhat − threshold) / softness)``;
+    the 1-pixel tolerance is a 3x3 max pool of the other mask, as the metric dilates it. The pinball
+    :func:`ink_loss` charges every level of a line alike; this term charges what the metric counts —
+    whether a stroke crosses the threshold, in the teacher's pixel — so its gradient sits on strokes
+    near the threshold and on their placement. An image without teacher ink adds 0 (no recall to
+    score; its precision is the pinball term's job)."""
+    bs = blackhat(student)
+    with torch.no_grad():
+        mt = (blackhat(teacher) > threshold).float()
+        mt_near = F.max_pool2d(mt, 3, 1, 1)
+    ms = torch.sigmoid((bs - threshold) / softness)
+    ms_near = F.max_pool2d(ms, 3, 1, 1)
+    dims = (1, 2, 3)
+    n_t = mt.sum(dims)
+    precision = (ms * mt_near).sum(dims) / ms.sum(dims).clamp_min(1.0)
+    recall = (mt * ms_near).sum(dims) / n_t.clamp_min(1.0)
+    f1 = 2.0 * precision * recall / (precision + recall).clamp_min(1e-6)
+    has_ink = (n_t > 0).float()
+    return ((1.0 - f1) * has_ink).mean()
+
+
 def ink_weighted_pixel_loss(student: torch.Tensor, teacher: torch.Tensor, weight: float) -> torch.Tensor:
     """Pixel L1 where the teacher's ink (black-hat > 28 levels, dilated 3x3) counts ``1 + weight``
     times; normalised by the total weight, so ``weight = 0`` is :func:`pixel_loss`."""
