@@ -39,6 +39,7 @@ from typing import Any
 
 MIB = 1 << 20
 CARRY_LIMIT = 64 * MIB  # working tree + carried paths, per call
+DEFAULT_PHOTOS = 360  # carried training photos: a resumed distill call (tree + photos + teacher + checkpoint) fits the limit
 RETURN_FILES = 8  # files brought back from $OUT, per call
 RETURN_FILE_LIMIT = 16 * MIB  # each
 PART_SIZE = 15 * MIB  # checkpoint pieces (an AnimeGANv2 student checkpoint is ~26 MB)
@@ -423,8 +424,8 @@ def dry_run(out: Path) -> dict[str, Any]:
         shutil.copyfile(out / "distill_1" / p, resume / p)
     shutil.rmtree(work / "runs")  # a fresh machine: nothing but the carry survives
     call("distill_2", cmd_distill, carry, teacher, 4, 600.0)
-    # The real run: the working tree, the real teacher, 400 photos and this (full-size) checkpoint.
-    real_photos = sum(p.stat().st_size for p in select_photos(SHARED / "photos" / "train", 400))
+    # The real run: the working tree, the real teacher, 360 photos and this (full-size) checkpoint.
+    real_photos = sum(p.stat().st_size for p in select_photos(SHARED / "photos" / "train", DEFAULT_PHOTOS))
     report["plan"] = plan(carry, ckpt_bytes=report["calls"]["distill_2"].get("checkpoint_bytes"),
                           photos_bytes=real_photos,
                           teacher_bytes=tree_bytes(SHARED / "models" / "cartoongan" / f"{teacher}.npz"))
@@ -450,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path("runs/gpu_work"), help="scratch folder (run dirs)")
     p.add_argument("command", nargs="*", metavar="COMMAND",
                    help="prepare | plan | check | bench | distill TEACHER (check and bench may be chained)")
-    p.add_argument("--photos", type=int, default=400, help="prepare: photos to carry")
+    p.add_argument("--photos", type=int, default=DEFAULT_PHOTOS, help="prepare: photos to carry")
     p.add_argument("--teachers", default=",".join(TEACHERS), help="prepare: teachers to copy")
     p.add_argument("--no-compile", action="store_true", help="bench: skip torch.compile (saves minutes)")
     p.add_argument("--steps", type=int, default=10000, help="distill: total steps of the run")

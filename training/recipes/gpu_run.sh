@@ -2,7 +2,7 @@
 # The prepared GPU run of issue 12: one sub-command per call of the device tool (docs/TRAINING.md,
 # "GPU run (issue 12)"). From the repository root:
 #
-#   training/recipes/gpu_run.sh prepare            here, CPU: .gpu_carry/ (400 photos, the 4 teachers)
+#   training/recipes/gpu_run.sh prepare            here, CPU: .gpu_carry/ (360 photos, the 4 teachers)
 #   training/recipes/gpu_run.sh plan               here: bytes each call carries vs the 64 MiB limit
 #   training/recipes/gpu_run.sh check bench        device: pytest -m cuda, then the benchmark (~5 min)
 #   training/recipes/gpu_run.sh distill hayao      device: one teacher, <= 400 s of training, resumable
