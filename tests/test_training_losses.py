@@ -207,3 +207,32 @@ def test_random_window_stays_inside_the_image() -> None:
     assert all(0 <= r <= 24 and 0 <= c <= 8 for r, c in corners)
     assert {r for r, _ in corners} == set(range(25)) and {c for _, c in corners} == set(range(9))
     assert L.random_window(64, (1, 3, 40, 24), g) == (0, 0)  # not bigger than the window: all of it
+
+
+def test_ink_terms_give_the_same_loss_and_gradient_from_shared_black_hats() -> None:
+    """distill_step computes each image's black-hat maps once for its three ink terms; passed in,
+    they give what each term computes on its own, value and gradient (a swapped or stale map fails)."""
+    from training.losses import blackhat, ink_f1_loss, ink_loss, ink_weighted_pixel_loss
+
+    g = torch.Generator().manual_seed(3)
+    teacher = torch.rand(2, 3, 40, 48, generator=g) * 2 - 1
+    teacher[:, :, 10:12, :] = -1.0  # a drawn line
+    base = torch.rand(2, 3, 40, 48, generator=g) * 2 - 1
+
+    def total(shared: bool) -> tuple[float, torch.Tensor]:
+        s = base.clone().requires_grad_(True)
+        kw: dict = {}
+        if shared:
+            with torch.no_grad():
+                kw = {"teacher_bh": blackhat(teacher)}
+            kw["student_bh"] = blackhat(s)
+        loss = (ink_weighted_pixel_loss(s, teacher, 10.0, teacher_bh=kw.get("teacher_bh"))
+                + ink_loss(s, teacher, 0.8, **kw) + ink_f1_loss(s, teacher, **kw))
+        loss.backward()
+        return loss.item(), s.grad
+
+    v_own, g_own = total(False)
+    v_shared, g_shared = total(True)
+    assert v_shared == pytest.approx(v_own, rel=1e-6)
+    assert g_own.abs().sum() > 0
+    torch.testing.assert_close(g_shared, g_own, rtol=1e-5, atol=1e-7)

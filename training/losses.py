@@ -150,19 +150,27 @@ def blackhat(x: torch.Tensor) -> torch.Tensor:
     return _blackhat(x.float())
 
 
-def ink_loss(student: torch.Tensor, teacher: torch.Tensor, quantile: float = 0.5) -> torch.Tensor:
+def ink_loss(
+    student: torch.Tensor, teacher: torch.Tensor, quantile: float = 0.5, *,
+    student_bh: torch.Tensor | None = None, teacher_bh: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Quantile (pinball) loss between the black-hat maps of student and teacher, in units of 255
     levels. ``quantile`` > 0.5 charges a missing line more than an extra one: an L1-trained student
     unsure where a thin line goes leaves it out (the median of "line or not" is "not"), and the
-    asymmetry moves that decision towards drawing it."""
+    asymmetry moves that decision towards drawing it. ``student_bh`` / ``teacher_bh``: their
+    :func:`blackhat` maps when the caller has them already (the same result, computed once for the
+    step's ink terms)."""
     # The student's black-hat must stay differentiable through its closing: holding the closing fixed
     # (cheaper) breaks the invariance to a uniform darkening, and a run drifted to black in 50 steps.
-    d = (blackhat(teacher) - blackhat(student)) / 255.0  # > 0: the teacher's line is missing
+    bs = blackhat(student) if student_bh is None else student_bh
+    bt = blackhat(teacher) if teacher_bh is None else teacher_bh
+    d = (bt - bs) / 255.0  # > 0: the teacher's line is missing
     return torch.maximum(quantile * d, (quantile - 1.0) * d).mean() * 2.0
 
 
 def ink_f1_loss(
-    student: torch.Tensor, teacher: torch.Tensor, threshold: float = 28.0, softness: float = 4.0
+    student: torch.Tensor, teacher: torch.Tensor, threshold: float = 28.0, softness: float = 4.0, *,
+    student_bh: torch.Tensor | None = None, teacher_bh: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``1 − soft ink F1`` of NCHW RGB in [-1, 1] student against teacher, the mean over the batch.
 
@@ -172,10 +180,11 @@ def ink_f1_loss(
     :func:`ink_loss` charges every level of a line alike; this term charges what the metric counts —
     whether a stroke crosses the threshold, in the teacher's pixel — so its gradient sits on strokes
     near the threshold and on their placement. An image without teacher ink adds 0 (no recall to
-    score; its precision is the pinball term's job)."""
-    bs = blackhat(student)
+    score; its precision is the pinball term's job). ``student_bh`` / ``teacher_bh``: as in
+    :func:`ink_loss`."""
+    bs = blackhat(student) if student_bh is None else student_bh
     with torch.no_grad():
-        mt = (blackhat(teacher) > threshold).float()
+        mt = ((blackhat(teacher) if teacher_bh is None else teacher_bh) > threshold).float()
         mt_near = F.max_pool2d(mt, 3, 1, 1)
     ms = torch.sigmoid((bs - threshold) / softness)
     ms_near = F.max_pool2d(ms, 3, 1, 1)
@@ -188,11 +197,14 @@ def ink_f1_loss(
     return ((1.0 - f1) * has_ink).mean()
 
 
-def ink_weighted_pixel_loss(student: torch.Tensor, teacher: torch.Tensor, weight: float) -> torch.Tensor:
+def ink_weighted_pixel_loss(
+    student: torch.Tensor, teacher: torch.Tensor, weight: float, *, teacher_bh: torch.Tensor | None = None
+) -> torch.Tensor:
     """Pixel L1 where the teacher's ink (black-hat > 28 levels, dilated 3x3) counts ``1 + weight``
-    times; normalised by the total weight, so ``weight = 0`` is :func:`pixel_loss`."""
+    times; normalised by the total weight, so ``weight = 0`` is :func:`pixel_loss`. ``teacher_bh``:
+    as in :func:`ink_loss`."""
     with torch.no_grad():
-        ink = (blackhat(teacher) > 28.0).float()
+        ink = ((blackhat(teacher) if teacher_bh is None else teacher_bh) > 28.0).float()
         ink = F.max_pool2d(ink, 3, 1, 1)
         w = 1.0 + weight * ink
     d = (student.float() - teacher.float()).abs() * w
