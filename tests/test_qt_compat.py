@@ -66,8 +66,8 @@ print("refused", q.protect_singletons((c, d)), (sys.getrefcount(c), sys.getrefco
 @pytest.mark.skipif(sys.version_info >= (3, 12) or sys.implementation.name != "cpython",
                     reason="protection applies only to CPython before 3.12")
 def test_protection_tolerates_references_taken_meanwhile_but_not_a_wrong_layout() -> None:
-    """1 launch in 60 failed the old exact check (the count of None moved by a few meanwhile), left
-    None unprotected, and the window crashed minutes later. A few references taken or dropped are
+    """1 fresh interpreter in 60 failed the old exact check (the count of None moved by a few
+    meanwhile) and left None unprotected; the update() loop above then crashed in CI. A few references taken or dropped are
     tolerated; a count that did not move by 2**40 (a wrong object layout) is undone and refused.
     In a child interpreter: objects with 2**40 references in the test process made a later test
     crash it."""

@@ -84,8 +84,9 @@ def protect_singletons(objects: tuple[object, ...] = (None, True, False)) -> boo
             before = _refcount(obj)
             cell.value += IMMORTAL_REFS
             # The check is of the layout (did the count move by 2**40?), not of the exact count: the
-            # interpreter may take or drop a few references to None meanwhile (seen: 1 launch in 60
-            # failed an exact check, and the window then crashed minutes later).
+            # interpreter may take or drop a few references to None meanwhile (seen: 1 fresh
+            # interpreter in 60 failed an exact check and stayed unprotected; a QLabel.update() loop
+            # then crashed it, as tests/test_qt_compat.py does).
             if abs(_refcount(obj) - before - IMMORTAL_REFS) > _REFCOUNT_SLACK:
                 cell.value -= IMMORTAL_REFS
                 for o in done:
